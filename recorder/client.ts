@@ -1,0 +1,98 @@
+/**
+ * The client side of the recorder contract: starts the recorder process and
+ * exchanges validated messages with it. Used by the CLI, the browser host and
+ * (through a MessagePort) the Electron main process.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describeInvalid, RecorderEventSchema, type RecorderCall, type RecorderEvent } from './protocol.ts';
+
+const RECORDER_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export interface RecorderClientOptions {
+  readonly dataDir: string;
+  readonly keyFile?: string;
+}
+
+type Listener = (event: RecorderEvent) => void;
+
+export class RecorderClient {
+  readonly #child: ChildProcess;
+  readonly #listeners = new Set<Listener>();
+  readonly ready: Promise<Extract<RecorderEvent, { type: 'ready' }>>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise((resolve, reject) => {
+      const onEvent = (event: RecorderEvent): void => {
+        if (event.type === 'ready') {
+          this.#listeners.delete(onEvent);
+          resolve(event);
+        } else if (event.type === 'error' && event.fatal && event.sessionId === undefined) {
+          this.#listeners.delete(onEvent);
+          reject(new Error(event.message));
+        }
+      };
+      this.#listeners.add(onEvent);
+      void this.exited.then(({ code, signal }) => reject(new Error(`the recorder exited before it was ready (code ${code}, signal ${signal})`)));
+    });
+    child.on('message', (message) => {
+      const parsed = RecorderEventSchema.safeParse(message);
+      const event: RecorderEvent = parsed.success
+        ? parsed.data
+        : { type: 'error', code: 'invalid-call', message: `the recorder sent an invalid message: ${describeInvalid(parsed.error)}`, fatal: false };
+      for (const listener of [...this.#listeners]) listener(event);
+    });
+  }
+
+  /** Starts a recorder process. Await `ready` before the first call. */
+  static start(options: RecorderClientOptions): RecorderClient {
+    const args = ['--data-dir', options.dataDir];
+    if (options.keyFile !== undefined) args.push('--key-file', options.keyFile);
+    const child = fork(RECORDER_MAIN, args, {
+      execPath: process.execPath,
+      serialization: 'advanced', // output bytes travel as Uint8Array, not JSON
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    return new RecorderClient(child);
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  on(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  send(call: RecorderCall): void {
+    if (this.#child.connected) this.#child.send(call);
+  }
+
+  /** Resolves with the first event that matches. */
+  waitFor<T extends RecorderEvent>(match: (event: RecorderEvent) => event is T): Promise<T>;
+  waitFor(match: (event: RecorderEvent) => boolean): Promise<RecorderEvent>;
+  waitFor(match: (event: RecorderEvent) => boolean): Promise<RecorderEvent> {
+    return new Promise((resolve) => {
+      const off = this.on((event) => {
+        if (match(event)) {
+          off();
+          resolve(event);
+        }
+      });
+    });
+  }
+
+  /** Disconnects; the recorder seals any open session and exits. */
+  async stop(): Promise<void> {
+    if (this.#child.connected) this.#child.disconnect();
+    await this.exited;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.#child.kill(signal);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Where the device key lives. One small interface: the browser host and tests
+ * keep the key in a 0600 file; the Electron build will wrap it with safeStorage.
+ */
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { fromBase64, keyIdOf, toBase64, type Ed25519Signer } from '../shared/bundle/index.ts';
+import { newSeed, nodeSuite, signerFromSeed } from './node-crypto.ts';
+
+export interface DeviceKey extends Ed25519Signer {
+  readonly keyId: string;
+}
+
+export interface KeyStore {
+  /** Loads the device key, creating it on first use. */
+  deviceKey(): Promise<DeviceKey>;
+}
+
+const KeyFileSchema = z.strictObject({
+  version: z.literal(1),
+  algorithm: z.literal('ed25519'),
+  seed: z.string(),
+  publicKey: z.string(),
+  createdAt: z.string(),
+});
+
+function toDeviceKey(signer: Ed25519Signer): DeviceKey {
+  return { ...signer, keyId: keyIdOf(nodeSuite, signer.publicKey) };
+}
+
+export class FileKeyStore implements KeyStore {
+  readonly path: string;
+  #cached: Promise<DeviceKey> | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  deviceKey(): Promise<DeviceKey> {
+    this.#cached ??= this.#loadOrCreate();
+    return this.#cached;
+  }
+
+  async #loadOrCreate(): Promise<DeviceKey> {
+    try {
+      return await this.#load();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return this.#create();
+  }
+
+  async #load(): Promise<DeviceKey> {
+    const info = await stat(this.path);
+    if ((info.mode & 0o077) !== 0) {
+      throw new Error(
+        `device key file ${this.path} is readable by others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 on it`,
+      );
+    }
+    const parsed = KeyFileSchema.safeParse(JSON.parse(await readFile(this.path, 'utf8')));
+    if (!parsed.success) throw new Error(`device key file ${this.path} is not a Custody key file: ${parsed.error.issues[0]?.message}`);
+    const seed = fromBase64(parsed.data.seed);
+    if (seed?.length !== 32) throw new Error(`device key file ${this.path} has a damaged seed`);
+    const signer = signerFromSeed(seed);
+    if (toBase64(signer.publicKey) !== parsed.data.publicKey) {
+      throw new Error(`device key file ${this.path} is damaged: its public key does not match its seed`);
+    }
+    return toDeviceKey(signer);
+  }
+
+  /** Written to a temporary 0600 file, fsynced, then renamed: never a half-written key. */
+  async #create(): Promise<DeviceKey> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const seed = newSeed();
+    const signer = signerFromSeed(seed);
+    const body = JSON.stringify({
+      version: 1,
+      algorithm: 'ed25519',
+      seed: toBase64(seed),
+      publicKey: toBase64(signer.publicKey),
+      createdAt: new Date().toISOString(),
+    });
+    const temp = `${this.path}.${process.pid}.tmp`;
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(body + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      // link-free rename: if another process created the key meanwhile, keep theirs.
+      await stat(this.path);
+      await unlink(temp);
+      return this.#load();
+    } catch {
+      await rename(temp, this.path);
+    }
+    return toDeviceKey(signer);
+  }
+}

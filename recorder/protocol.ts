@@ -1,0 +1,98 @@
+/**
+ * The recorder's one contract: the calls a client (the CLI, Electron main,
+ * the browser host) makes, and the events the recorder emits. Both ends
+ * validate every message against these schemas. The transport is a Node IPC
+ * channel with `serialization: 'advanced'` (so output bytes travel as
+ * Uint8Array); in Electron it will be a utilityProcess MessagePort, which
+ * carries the same structured-clone values.
+ */
+import { z } from 'zod';
+
+export const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const sessionId = z.string().regex(SESSION_ID, 'session id must be 8–64 letters, digits, "-" or "_"');
+const dimension = z.number().int().min(1).max(1000);
+const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'must be bytes (Uint8Array)');
+
+export const RedactionPolicyRefSchema = z.strictObject({
+  /** Version string of the policy in force; written to the manifest. */
+  version: z.string().min(1).max(128),
+  /** When false, keystrokes are never stored (only output is). */
+  recordInput: z.boolean(),
+});
+export type RedactionPolicyRef = z.infer<typeof RedactionPolicyRefSchema>;
+
+export const OpenCallSchema = z.strictObject({
+  type: z.literal('open'),
+  sessionId,
+  command: z.string().min(1).max(4096),
+  args: z.array(z.string().max(65536)).max(1024),
+  cwd: z.string().min(1).max(4096),
+  env: z.record(z.string().max(1024), z.string().max(65536)),
+  cols: dimension,
+  rows: dimension,
+  /** Free-form labels (user, target, grant id…) copied into the manifest. */
+  metadata: z.record(z.string().max(128), z.string().max(4096)),
+  /** Values the app injected (tokens, passwords) that must never be recorded. */
+  knownSecrets: z.array(z.string().min(1).max(65536)).max(256),
+  redactionPolicy: RedactionPolicyRefSchema,
+  /** Where to write the sealed bundle; defaults to the recorder's bundle folder. */
+  bundlePath: z.string().min(1).max(4096).optional(),
+});
+export type OpenCall = z.infer<typeof OpenCallSchema>;
+
+export const RecorderCallSchema = z.discriminatedUnion('type', [
+  OpenCallSchema,
+  z.strictObject({ type: z.literal('input'), sessionId, data: z.string().min(1).max(1024 * 1024) }),
+  z.strictObject({ type: z.literal('resize'), sessionId, cols: dimension, rows: dimension }),
+  z.strictObject({ type: z.literal('close'), sessionId }),
+]);
+export type RecorderCall = z.infer<typeof RecorderCallSchema>;
+
+export const CheckpointKindSchema = z.enum(['open', 'input', 'interval', 'size', 'resize', 'marker', 'seal']);
+
+export const RecorderEventSchema = z.discriminatedUnion('type', [
+  /** Display path: raw pty bytes, unredacted, sent before anything is recorded. */
+  z.strictObject({ type: z.literal('output'), sessionId, data: bytes }),
+  z.strictObject({
+    type: z.literal('checkpoint'),
+    sessionId,
+    kind: CheckpointKindSchema,
+    size: z.number().int().nonnegative(),
+    /** The full signed note, ready to stream to the central service. */
+    note: z.string(),
+  }),
+  z.strictObject({
+    type: z.literal('exit'),
+    sessionId,
+    exitCode: z.number().int(),
+    signal: z.number().int().nullable(),
+  }),
+  z.strictObject({
+    type: z.literal('error'),
+    /** Absent for errors that concern no one session (e.g. recovery of a spool that cannot be read). */
+    sessionId: sessionId.optional(),
+    code: z.enum(['invalid-call', 'open-failed', 'spool-write-failed', 'seal-failed', 'recovery-failed', 'unknown-session']),
+    message: z.string(),
+    /** The session has ended because of this error. */
+    fatal: z.boolean(),
+  }),
+  z.strictObject({
+    type: z.literal('sealed'),
+    sessionId,
+    bundlePath: z.string(),
+    /** Packed from a spool left by a crash, not from a clean exit. */
+    recovered: z.boolean(),
+    sha256: z.string(),
+  }),
+  /** Sent once at start-up, after crash recovery: the recorder is ready for calls. */
+  z.strictObject({ type: z.literal('ready'), deviceKeyId: z.string(), pid: z.number().int() }),
+]);
+export type RecorderEvent = z.infer<typeof RecorderEventSchema>;
+
+/** Describes the first problem in a message, for the `invalid-call` error. */
+export function describeInvalid(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'invalid message';
+  const path = issue.path.map(String).join('.');
+  return path === '' ? issue.message : `${path}: ${issue.message}`;
+}
