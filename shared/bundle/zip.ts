@@ -111,24 +111,60 @@ const lossyUtf8 = new TextDecoder('utf-8');
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320; APPNOTE 4.4.7)
 // ---------------------------------------------------------------------------
 
-const CRC_TABLE = buildCrcTable();
+/**
+ * Slicing-by-8 (Intel, 2006): eight 256-entry tables let the loop consume 8
+ * bytes per step, several times faster than the classic one-table loop on
+ * gigabyte recordings. Table 0 is the classic table.
+ */
+const CRC_TABLES = buildCrcTables();
 
-function buildCrcTable(): Uint32Array {
-  const table = new Uint32Array(256);
+function buildCrcTables(): Uint32Array[] {
+  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+  const [t0] = tables as [Uint32Array];
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
+    t0[n] = c >>> 0;
   }
-  return table;
+  // Table k maps a byte to its CRC contribution k positions further back.
+  for (let k = 1; k < 8; k++) {
+    const previous = tables[k - 1] as Uint32Array;
+    const table = tables[k] as Uint32Array;
+    for (let n = 0; n < 256; n++) {
+      const c = previous[n] as number;
+      table[n] = ((t0[c & 0xff] as number) ^ (c >>> 8)) >>> 0;
+    }
+  }
+  return tables;
 }
+
+const [T0, T1, T2, T3, T4, T5, T6, T7] = CRC_TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+const CRC_CHUNK = 64 * 1024;
 
 function crc32(data: Uint8Array): number {
   let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) {
-    crc = (CRC_TABLE[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  }
+  // Feeding the hot loop in 64 KiB calls (rather than one call over the whole
+  // entry) lets V8 optimize it normally instead of via slower on-stack replacement.
+  for (let p = 0; p < data.length; p += CRC_CHUNK) crc = crcUpdate(crc, data, p, Math.min(data.length, p + CRC_CHUNK));
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crcUpdate(crc: number, data: Uint8Array, start: number, end: number): number {
+  let i = start;
+  for (const end8 = end - 7; i < end8; i += 8) {
+    const lo = crc ^ ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24));
+    crc =
+      (T7[lo & 0xff] as number) ^
+      (T6[(lo >>> 8) & 0xff] as number) ^
+      (T5[(lo >>> 16) & 0xff] as number) ^
+      (T4[lo >>> 24] as number) ^
+      (T3[data[i + 4] as number] as number) ^
+      (T2[data[i + 5] as number] as number) ^
+      (T1[data[i + 6] as number] as number) ^
+      (T0[data[i + 7] as number] as number);
+  }
+  for (; i < end; i++) crc = (T0[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  return crc;
 }
 
 // ---------------------------------------------------------------------------
