@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ESLint, type Linter } from 'eslint';
+import { ESLint } from 'eslint';
 import tseslint from 'typescript-eslint';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -14,7 +14,7 @@ const eslint = new ESLint({
   overrideConfigFile: path.join(root, 'eslint.config.js'),
   // Type-aware linting needs files that exist in a tsconfig project; virtual files do not. The
   // layering rules are syntactic, so switching type information off tests the same rules.
-  overrideConfig: { files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked } as Linter.Config,
+  overrideConfig: { files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked },
 });
 
 const LAYERING_RULES = new Set(['no-restricted-imports', 'no-restricted-globals', 'custody/no-restricted-dynamic-import']);

@@ -31,7 +31,7 @@ export interface ZipLimits {
   maxRatio: number;
 }
 
-export const DEFAULT_ZIP_LIMITS: ZipLimits = Object.freeze({
+export const DEFAULT_ZIP_LIMITS: Readonly<ZipLimits> = Object.freeze({
   maxEntries: 64,
   maxEntryBytes: 2 ** 31 - 1,
   maxTotalBytes: 2 ** 32,
@@ -452,7 +452,7 @@ function resolveLimits(limits: Partial<ZipLimits> | undefined): ZipLimits {
     const value: unknown = limits?.[key];
     if (value === undefined) continue;
     // A NaN limit would make every comparison false and silently disable the check.
-    if (typeof value !== 'number' || !(value >= 0)) throw new RangeError(`zip limit ${key} must be a non-negative number, got ${String(value)}`);
+    if (typeof value !== 'number' || !(value >= 0)) throw new RangeError(`zip limit ${key} must be a non-negative number, got ${typeof value === 'number' ? String(value) : typeof value}`);
     resolved[key] = value;
   }
   return resolved;
@@ -785,9 +785,11 @@ const MAX_INFLATE_CHUNK = 64 * 1024;
  * small and keeps decoding the rest of the stream, so it can neither detect a
  * lying header nor bound the work. Instead the streaming `Inflate` is fed
  * small slices, and output is counted as it arrives: the first byte past
- * `size` stops everything. Slices shrink as the remaining budget shrinks, so
- * even a maximally compressed slice (~1032:1) cannot make fflate allocate much
- * more than about a megabyte past the declared size.
+ * `size` stops everything. Slices shrink with the remaining budget (at most
+ * budget/1032 bytes, since no slice can expand more than ~1032:1), so a lying
+ * stream is stopped after at most about a megabyte of extra output, and
+ * fflate's own working buffers stay within a small multiple of one slice's
+ * output (at most ~66 MiB, for a 64 KiB slice).
  */
 function inflateExactly(compressed: Uint8Array, size: number, name: string): Uint8Array {
   const out = new Uint8Array(size);
