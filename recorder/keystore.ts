@@ -2,7 +2,7 @@
  * Where the device key lives. One small interface: the browser host and tests
  * keep the key in a 0600 file; the Electron build will wrap it with safeStorage.
  */
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { fromBase64, keyIdOf, toBase64, type Ed25519Signer } from '../shared/bundle/index.ts';
@@ -69,7 +69,7 @@ export class FileKeyStore implements KeyStore {
     return toDeviceKey(signer);
   }
 
-  /** Written to a temporary 0600 file, fsynced, then renamed: never a half-written key. */
+  /** Written to a temporary 0600 file, fsynced, then linked into place: never a half-written key. */
   async #create(): Promise<DeviceKey> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const seed = newSeed();
@@ -89,13 +89,14 @@ export class FileKeyStore implements KeyStore {
     } finally {
       await handle.close();
     }
+    // link() fails if the file exists: when another process made the key meanwhile, theirs wins.
     try {
-      // link-free rename: if another process created the key meanwhile, keep theirs.
-      await stat(this.path);
+      await link(temp, this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return await this.#load();
+    } finally {
       await unlink(temp);
-      return this.#load();
-    } catch {
-      await rename(temp, this.path);
     }
     return toDeviceKey(signer);
   }

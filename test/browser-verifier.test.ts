@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
-import { readZip, writeZip } from '../shared/bundle/index.ts';
+import { readZip, writeZip, type TrustRoot } from '../shared/bundle/index.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';
@@ -72,7 +72,7 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function verifyInBrowser(bundleUrl: string): Promise<{ status: string; trusted: boolean; firstFinding?: { status: string; events?: number[] } }> {
+async function verifyInBrowser(bundleUrl: string): Promise<{ status: string; trusted: boolean; firstFinding: { status: string; events?: readonly number[] | undefined } | undefined }> {
   browser ??= await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -80,11 +80,13 @@ async function verifyInBrowser(bundleUrl: string): Promise<{ status: string; tru
   const page = await browser.newPage();
   await page.goto(`${origin}/`);
   const result = await page.evaluate(async (url) => {
-    const verifier = await import('/verifier.js');
+    // Runs in the page: the module is the Vite build served above, typed as its source.
+    const moduleUrl = '/verifier.js';
+    const verifier = (await import(moduleUrl)) as typeof import('../shared/bundle/index.ts');
     const bundle = new Uint8Array(await (await fetch(url)).arrayBuffer());
-    const trustRoot = await (await fetch('/trust.json')).json();
+    const trustRoot = (await (await fetch('/trust.json')).json()) as TrustRoot;
     const report = verifier.verifyBundle(bundle, { trustRoot });
-    const first = report.findings.find((f: { status: string }) => f.status === report.status);
+    const first = report.findings.find((f) => f.status === report.status);
     return { status: report.status, trusted: report.trusted, firstFinding: first && { status: first.status, events: first.location.events } };
   }, bundleUrl);
   await page.close();

@@ -370,7 +370,7 @@ function checkTrust(
   const subject = deviceCert?.body.subject;
   const withSubject = subject === undefined ? {} : { subject };
   if (trustRoot === undefined) {
-    findings.add('untrusted-key', `signed by device key ${deviceKeyId.slice(0, 16)}…, which is untrusted: no trust root was given`, {
+    findings.add('untrusted-key', `signed by an untrusted key: device key ${deviceKeyId.slice(0, 16)}… (no trust root was given)`, {
       entry: SESSION_KEY_ENTRY,
     });
     return { trusted: false, ...withSubject };

@@ -307,7 +307,7 @@ describe('writeZip / readZip round trip', () => {
       maxEntries: 64,
       maxEntryBytes: 2 ** 31 - 1,
       maxTotalBytes: 2 ** 32,
-      maxRatio: 1000,
+      maxRatio: 1100,
     } satisfies ZipLimits);
     assert.throws(() => readZip(writeZip([]), { maxRatio: Number.NaN }), RangeError);
   });
@@ -527,14 +527,19 @@ describe('readZip refuses zip bombs', () => {
   });
 
   test('a real deflate bomb is refused by ratio and caps before inflating', () => {
-    // 2047 MiB of zeros deflates to ~2 MiB: under the per-entry cap, over the 1000:1 ratio.
+    // 2047 MiB of zeros deflates to ~2 MiB: under the per-entry cap, over a 1000:1 ratio limit.
     const mib = 2047;
     const stream = zeroStream(mib);
     const plainSize = mib * MiB;
     const crc = 0; // never checked: the bomb must be refused before inflating
     const bomb = (name: string): RawEntry => ({ name, method: 8, data: stream, size: plainSize, crc });
-    const started = performance.now();
-    assertZipError(() => readZip(rawZip([bomb('recording/session.cast')])), 'zip-bomb', 'recording/session.cast', /ratio \d+:1, over the 1000:1 limit/);
+    const before = process.memoryUsage().arrayBuffers;
+    assertZipError(
+      () => readZip(rawZip([bomb('recording/session.cast')]), { maxRatio: 1000 }),
+      'zip-bomb',
+      'recording/session.cast',
+      /ratio \d+:1, over the 1000:1 limit/,
+    );
     assertZipError(
       () => readZip(rawZip([bomb('recording/session.cast')]), { maxRatio: 2000, maxEntryBytes: 1024 * MiB }),
       'zip-bomb',
@@ -550,7 +555,8 @@ describe('readZip refuses zip bombs', () => {
     // 2048 MiB does not fit in the default per-entry cap (2 GiB - 1).
     const bigger = { ...bomb('x'), data: zeroStream(2048), size: 2048 * MiB };
     assertZipError(() => readZip(rawZip([bigger]), { maxRatio: 2000 }), 'zip-bomb', 'x', /over the 2147483647-byte cap/);
-    assert.ok(performance.now() - started < 5000, 'refused without inflating');
+    // Refused before inflating: nothing near the declared gigabytes was ever allocated.
+    assert.ok(process.memoryUsage().arrayBuffers - before < 256 * MiB, 'refused without inflating');
   });
 
   test('a lying header (declares 10 bytes, inflates to 10 MB) is stopped at the declared size', () => {
@@ -564,12 +570,9 @@ describe('readZip refuses zip bombs', () => {
     const entry: RawEntry = { name: 'liar', method: 8, data: zeroStream(1024), size: 10, crc: crc32(new Uint8Array(10)) };
     const zip = rawZip([entry]);
     const before = process.memoryUsage().arrayBuffers;
-    const started = performance.now();
     assertZipError(() => readZip(zip), 'zip-bomb', 'liar', /inflates past/);
-    const elapsed = performance.now() - started;
     const grown = process.memoryUsage().arrayBuffers - before;
     assert.ok(grown < 16 * MiB, `array buffers grew by ${grown} bytes`);
-    assert.ok(elapsed < 1000, `took ${elapsed} ms: the stream was inflated past the declared size`);
   });
 
   test('too many entries', () => {

@@ -27,7 +27,12 @@ export interface ZipLimits {
   maxEntryBytes: number;
   /** Uncompressed cap over all entries, in bytes. */
   maxTotalBytes: number;
-  /** Maximum uncompressed/compressed ratio per entry; only checked when the entry is over 1 MiB. */
+  /**
+   * Maximum uncompressed/compressed ratio per entry; only checked when the entry is over 1 MiB.
+   * Deflate cannot exceed about 1032:1 (RFC 1951: a 258-byte match costs at least 2 bits), so
+   * the default sits just above that: a larger declared ratio is a lie, while honest output of
+   * a very repetitive session (`yes`) still reads. Callers may lower it.
+   */
   maxRatio: number;
 }
 
@@ -35,7 +40,7 @@ export const DEFAULT_ZIP_LIMITS: Readonly<ZipLimits> = Object.freeze({
   maxEntries: 64,
   maxEntryBytes: 2 ** 31 - 1,
   maxTotalBytes: 2 ** 32,
-  maxRatio: 1000,
+  maxRatio: 1100,
 });
 
 export interface ZipEntryInput {
@@ -781,9 +786,11 @@ const MAX_INFLATE_CHUNK = 64 * 1024;
 /**
  * Inflates `compressed` into a buffer of exactly `size` bytes.
  *
- * fflate's `inflateSync(data, { out })` silently truncates when `out` is too
- * small and keeps decoding the rest of the stream, so it can neither detect a
- * lying header nor bound the work. Instead the streaming `Inflate` is fed
+ * fflate 0.8's `inflateSync(data, { out })` silently truncates when `out` is
+ * too small (or throws a RangeError if a stored block overflows it) and keeps
+ * decoding the rest of the stream, so it can neither detect a lying header
+ * nor bound the work: a 1 MiB stream of zeros declaring 10 bytes would still
+ * cost a full gigabyte of decoding. Instead the streaming `Inflate` is fed
  * small slices, and output is counted as it arrives: the first byte past
  * `size` stops everything. Slices shrink with the remaining budget (at most
  * budget/1032 bytes, since no slice can expand more than ~1032:1), so a lying
