@@ -98,6 +98,14 @@ const layers = [
     globals: [],
   },
   {
+    files: ['cli/**', 'bin/**'],
+    imports: [
+      electronModule,
+      ourFolders(['renderer', 'electron', 'server'], 'cli/ is the `custody` command: it imports shared/ and recorder/ only (docs/architecture.md).'),
+    ],
+    globals: [],
+  },
+  {
     files: ['server/**'],
     imports: [
       electronModule,

@@ -2,6 +2,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import {
   FormatError,
+  isoTime,
   outputText,
   readRecording,
   toAsciicastV2,
@@ -51,7 +52,7 @@ export function formatReport(name: string, report: VerifyReport): string {
   if (s !== undefined) {
     lines.push(`  session    ${s.sessionId}`);
     lines.push(`  command    ${s.command.join(' ')}`);
-    lines.push(`  started    ${new Date(s.startedAt).toISOString()}${s.endedAt === null ? '' : `, ended ${new Date(s.endedAt).toISOString()}`}`);
+    lines.push(`  started    ${isoTime(s.startedAt)}${s.endedAt === null ? '' : `, ended ${isoTime(s.endedAt)}`}`);
     if (s.exitStatus !== null) lines.push(`  exit       ${s.exitStatus}`);
     const meta = Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(' ');
     if (meta !== '') lines.push(`  metadata   ${meta}`);

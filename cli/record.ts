@@ -81,7 +81,9 @@ export async function record(options: RecordOptions): Promise<number> {
   const onInput = (chunk: Buffer): void => client.send({ type: 'input', sessionId, data: chunk.toString('utf8') });
   const onResize = (): void => client.send({ type: 'resize', sessionId, ...size() });
   stdin.on('data', onInput);
-  const onEnd = (): void => client.send({ type: 'close', sessionId });
+  // End of piped input is what Ctrl-D is at a terminal: the program sees end-of-file and
+  // finishes on its own (script(1) does the same), rather than being hung up on.
+  const onEnd = (): void => client.send({ type: 'input', sessionId, data: '\x04' });
   stdin.on('end', onEnd);
   stdout.on('resize', onResize);
 

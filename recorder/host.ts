@@ -3,7 +3,7 @@
  * call against the protocol, drives the sessions, packs sealed spools into
  * bundles, and recovers spools left by a crash when it starts.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyStore } from './keystore.ts';
 import { packSpool, scanCast } from './pack.ts';
@@ -11,7 +11,7 @@ import { describeInvalid, RecorderCallSchema, type OpenCall, type RecorderEvent 
 import { findOrphanedSpools, recoverSpool } from './recovery.ts';
 import { passThroughRedactor, type RedactorFactory } from './redaction.ts';
 import { RecordedSession, type SessionOutcome } from './session.ts';
-import { SPOOL_FILES } from './spool.ts';
+import { makeDirectory, SPOOL_FILES } from './spool.ts';
 
 export interface RecorderHostOptions {
   /** `<dataDir>/spool` holds running sessions, `<dataDir>/bundles` finished ones. */
@@ -24,6 +24,7 @@ export interface RecorderHostOptions {
 export class RecorderHost {
   readonly #options: RecorderHostOptions;
   readonly #sessions = new Map<string, RecordedSession>();
+  readonly #opening = new Map<string, Promise<void>>();
   readonly #spoolRoot: string;
   readonly #bundleDir: string;
 
@@ -36,7 +37,7 @@ export class RecorderHost {
   /** Loads the device key, recovers orphaned spools, then reports `ready`. */
   async start(pid: number): Promise<void> {
     const deviceKey = await this.#options.keyStore.deviceKey();
-    await mkdir(this.#bundleDir, { recursive: true, mode: 0o700 });
+    await makeDirectory(this.#bundleDir);
     for (const dir of await findOrphanedSpools(this.#spoolRoot)) await this.#recover(dir);
     this.#options.emit({ type: 'ready', deviceKeyId: deviceKey.keyId, pid });
   }
@@ -52,7 +53,7 @@ export class RecorderHost {
     }
     try {
       const recovered = await recoverSpool(dir, deviceKey, 'the recorder stopped before the session was sealed');
-      this.#options.emit({ type: 'sealed', sessionId: recovered.sessionId, bundlePath: recovered.bundlePath, recovered: true, sha256: recovered.sha256 });
+      this.#options.emit({ type: 'sealed', sessionId: recovered.sessionId, bundlePath: recovered.bundlePath, recovered: recovered.recovered, sha256: recovered.sha256 });
       await rm(dir, { recursive: true, force: true });
     } catch (error) {
       // Keep the spool: a later start may succeed (e.g. once the disk has room again).
@@ -85,9 +86,18 @@ export class RecorderHost {
     }
     const call = parsed.data;
     if (call.type === 'open') {
-      await this.#open(call);
+      if (this.#opening.has(call.sessionId) || this.#sessions.has(call.sessionId)) {
+        this.#options.emit({ type: 'error', sessionId: call.sessionId, code: 'open-failed', message: `session ${call.sessionId} is already running`, fatal: false });
+        return;
+      }
+      const opening = this.#open(call).finally(() => this.#opening.delete(call.sessionId));
+      this.#opening.set(call.sessionId, opening);
+      await opening;
       return;
     }
+    // Calls that arrive while their session is still opening (typed ahead, piped) wait for it, in order.
+    const opening = this.#opening.get(call.sessionId);
+    if (opening !== undefined) await opening;
     const session = this.#sessions.get(call.sessionId);
     if (session === undefined) {
       this.#options.emit({ type: 'error', sessionId: call.sessionId, code: 'unknown-session', message: `no running session ${call.sessionId}`, fatal: false });
@@ -109,10 +119,6 @@ export class RecorderHost {
   }
 
   async #open(call: OpenCall): Promise<void> {
-    if (this.#sessions.has(call.sessionId)) {
-      this.#options.emit({ type: 'error', sessionId: call.sessionId, code: 'open-failed', message: `session ${call.sessionId} is already running`, fatal: true });
-      return;
-    }
     const deviceKey = await this.#options.keyStore.deviceKey();
     const redactor = (this.#options.redactor ?? passThroughRedactor)(call.redactionPolicy, call.knownSecrets);
     try {
@@ -137,7 +143,15 @@ export class RecorderHost {
   }
 
   async #ended(session: RecordedSession, outcome: SessionOutcome): Promise<void> {
-    this.#sessions.delete(session.id);
+    try {
+      await this.#pack(session, outcome);
+    } finally {
+      // Only now: a recorder shutting down waits for this table to empty.
+      this.#sessions.delete(session.id);
+    }
+  }
+
+  async #pack(session: RecordedSession, outcome: SessionOutcome): Promise<void> {
     await session.spool.close();
     if (outcome.kind === 'failed') return; // the spool stays for recovery
     try {

@@ -22,7 +22,8 @@ if (dataDir === undefined || process.send === undefined) {
 }
 
 const send = (event: RecorderEvent): void => {
-  process.send?.(event);
+  // After the client disconnects, sessions still seal and pack; there is just nobody to tell.
+  if (process.connected) process.send?.(event);
 };
 const host = new RecorderHost({
   dataDir,

@@ -83,6 +83,8 @@ export async function scanCast(path: string): Promise<CastScan> {
 export interface PackInput {
   readonly spoolDir: string;
   readonly meta: SpoolMeta;
+  /** The checkpoints to pack; default: the spool's checkpoints.notes as it is. */
+  readonly notes?: Uint8Array;
   readonly deviceKey: Ed25519Signer;
   /** The org root's certificate for the device key, once enrolled. */
   readonly deviceCert?: Uint8Array;
@@ -97,7 +99,7 @@ export interface PackInput {
 /** Writes the bundle to meta.bundlePath (temp file, fsync, rename). Returns its sha256. */
 export async function packSpool(input: PackInput): Promise<string> {
   const { meta, scan, spoolDir } = input;
-  const notes = await readFile(join(spoolDir, SPOOL_FILES.notes));
+  const notes = Buffer.from(input.notes ?? (await readFile(join(spoolDir, SPOOL_FILES.notes))));
   const sessionKeyCert = await readFile(join(spoolDir, SPOOL_FILES.sessionKey));
   const predicate: SessionPredicate = {
     formatVersion: FORMAT_VERSION,
@@ -125,7 +127,8 @@ export async function packSpool(input: PackInput): Promise<string> {
   const manifest = serializeEnvelope(signEnvelope(nodeSuite, MANIFEST_PAYLOAD_TYPE, utf8(JSON.stringify(statement)), input.deviceKey));
 
   const zip = new yazl.ZipFile();
-  const options = { mtime: ZIP_MTIME, mode: 0o100600, compress: true };
+  // forceDosTimestamp: no Unix-time extra field, whose value would depend on the packer's time zone.
+  const options = { mtime: ZIP_MTIME, mode: 0o100600, compress: true, forceDosTimestamp: true };
   zip.addBuffer(Buffer.from(manifest), MANIFEST_ENTRY, options);
   // Only the complete lines: a torn tail from a crash is dropped (and reported in the manifest).
   if (scan.bytes > 0) zip.addReadStream(createReadStream(join(spoolDir, SPOOL_FILES.cast), { start: 0, end: scan.bytes - 1 }), CAST_ENTRY, options);

@@ -24,8 +24,10 @@ export type RedactionPolicyRef = z.infer<typeof RedactionPolicyRefSchema>;
 export const OpenCallSchema = z.strictObject({
   type: z.literal('open'),
   sessionId,
+  // The same limits as the manifest's `command` (shared/bundle/manifest.ts): a longer command
+  // line would make a bundle that no verifier accepts.
   command: z.string().min(1).max(4096),
-  args: z.array(z.string().max(65536)).max(1024),
+  args: z.array(z.string().max(4096)).max(255),
   cwd: z.string().min(1).max(4096),
   env: z.record(z.string().max(1024), z.string().max(65536)),
   cols: dimension,
@@ -71,7 +73,7 @@ export const RecorderEventSchema = z.discriminatedUnion('type', [
     type: z.literal('error'),
     /** Absent for errors that concern no one session (e.g. recovery of a spool that cannot be read). */
     sessionId: sessionId.optional(),
-    code: z.enum(['invalid-call', 'open-failed', 'spool-write-failed', 'seal-failed', 'recovery-failed', 'unknown-session']),
+    code: z.enum(['invalid-call', 'open-failed', 'spool-write-failed', 'recording-limit', 'seal-failed', 'recovery-failed', 'unknown-session']),
     message: z.string(),
     /** The session has ended because of this error. */
     fatal: z.boolean(),

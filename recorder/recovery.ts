@@ -8,43 +8,42 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCheckpoint, parseNote, splitNotes, type Ed25519Signer } from '../shared/bundle/index.ts';
 import { packSpool, scanCast } from './pack.ts';
-import { SPOOL_FILES, SpoolMetaSchema } from './spool.ts';
+import { ownerAlive, SPOOL_FILES, SpoolMetaSchema } from './spool.ts';
 
 export interface RecoveredBundle {
   readonly sessionId: string;
   readonly bundlePath: string;
   readonly sha256: string;
+  /** False for a spool that was sealed but not yet packed: that session ended cleanly. */
+  readonly recovered: boolean;
   readonly sealedSize: number;
   readonly lines: number;
   readonly tornBytes: number;
 }
 
-function ownerAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+/**
+ * The checkpoints that survived: notes are kept up to the first one that is
+ * torn or damaged (a crash can tear the last write). Returns the last kept
+ * checkpoint and the byte length of the kept notes, which is all that goes
+ * into the bundle.
+ */
+function wholeCheckpoints(notes: Uint8Array): { size: number; sealed: boolean; bytes: number } {
+  const text = new TextDecoder().decode(notes);
+  const end = text.lastIndexOf('\n\n');
+  let result = { size: 0, sealed: false, bytes: 0 };
+  let split: { note: string; line: number }[];
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The last checkpoint that parses, and whether it is the seal. Torn or damaged trailing notes are ignored. */
-function lastCheckpoint(notesText: string): { size: number; sealed: boolean } {
-  // A crash can tear the last note; keep only whole notes.
-  const whole = notesText.endsWith('\n') ? notesText : notesText.slice(0, notesText.lastIndexOf('\n') + 1);
-  let result = { size: 0, sealed: false };
-  let notes: { note: string; line: number }[] = [];
-  try {
-    notes = splitNotes(whole);
+    split = end < 0 ? [] : splitNotes(text.slice(0, end + 2));
   } catch {
     return result;
   }
-  for (const { note, line } of notes) {
+  let bytes = 0;
+  for (const { note, line } of split) {
     try {
       const where = { entry: SPOOL_FILES.notes, line, label: 'checkpoint' };
       const body = parseCheckpoint(parseNote(note, where).text, where);
-      result = { size: body.size, sealed: body.kind === 'seal' };
+      bytes += Buffer.byteLength(note, 'utf8') + 1; // the note and its separating newline
+      result = { size: body.size, sealed: body.kind === 'seal', bytes };
     } catch {
       break;
     }
@@ -56,7 +55,8 @@ function lastCheckpoint(notesText: string): { size: number; sealed: boolean } {
 export async function recoverSpool(spoolDir: string, deviceKey: Ed25519Signer, reason: string): Promise<RecoveredBundle> {
   const meta = SpoolMetaSchema.parse(JSON.parse(await readFile(join(spoolDir, SPOOL_FILES.meta), 'utf8')));
   const scan = await scanCast(join(spoolDir, SPOOL_FILES.cast));
-  const checkpoint = lastCheckpoint(await readFile(join(spoolDir, SPOOL_FILES.notes), 'utf8'));
+  const notes = await readFile(join(spoolDir, SPOOL_FILES.notes));
+  const checkpoint = wholeCheckpoints(notes);
   const sealedCleanly = checkpoint.sealed && checkpoint.size === scan.lines && scan.tornBytes === 0;
   let exitStatus: number | null = null;
   try {
@@ -65,19 +65,29 @@ export async function recoverSpool(spoolDir: string, deviceKey: Ed25519Signer, r
   } catch {
     // not an exit event
   }
+  const recovered = sealedCleanly ? null : { recoveredAt: Date.now(), sealedSize: checkpoint.size, tornBytes: scan.tornBytes, reason };
   const sha256 = await packSpool({
     spoolDir,
     meta,
+    notes: notes.subarray(0, checkpoint.bytes),
     deviceKey,
     scan,
     sealed: checkpoint.sealed,
     endedAt: sealedCleanly ? Date.now() : null,
     exitStatus,
     // A spool that was sealed but not yet packed is a finished session, not a recovered one.
-    recovered: sealedCleanly ? null : { recoveredAt: Date.now(), sealedSize: checkpoint.size, tornBytes: scan.tornBytes, reason },
+    recovered,
     redactionCounts: {},
   });
-  return { sessionId: meta.sessionId, bundlePath: meta.bundlePath, sha256, sealedSize: checkpoint.size, lines: scan.lines, tornBytes: scan.tornBytes };
+  return {
+    sessionId: meta.sessionId,
+    bundlePath: meta.bundlePath,
+    sha256,
+    recovered: recovered !== null,
+    sealedSize: checkpoint.size,
+    lines: scan.lines,
+    tornBytes: scan.tornBytes,
+  };
 }
 
 /** Spool folders whose owner process is gone. */
@@ -92,13 +102,13 @@ export async function findOrphanedSpools(spoolRoot: string): Promise<string[]> {
   const orphans: string[] = [];
   for (const name of names.sort()) {
     const dir = join(spoolRoot, name);
-    let owner: number;
+    let owner = '';
     try {
-      owner = Number.parseInt(await readFile(join(dir, SPOOL_FILES.owner), 'utf8'), 10);
+      owner = await readFile(join(dir, SPOOL_FILES.owner), 'utf8');
     } catch {
-      owner = NaN; // created but never owned: the recorder died while setting it up
+      // created but never owned: the recorder died while setting it up
     }
-    if (Number.isInteger(owner) && owner > 0 && ownerAlive(owner)) continue;
+    if (ownerAlive(owner)) continue;
     orphans.push(dir);
   }
   return orphans;

@@ -41,6 +41,12 @@ const MAX_EVENT_CHARS = 16 * 1024;
 /** Backpressure: pause the pty while this much is queued for the disk, resume below the low mark. */
 const SPOOL_HIGH_WATER = 16 * 1024 * 1024;
 const SPOOL_LOW_WATER = 4 * 1024 * 1024;
+/**
+ * A bundle entry must fit the readers' 2 GiB cap (shared/bundle/zip.ts). Past
+ * this many bytes of recording the session is ended and sealed with a message,
+ * rather than going on unrecorded or producing a bundle nobody can open.
+ */
+export const MAX_RECORDING_BYTES = 2 ** 31 - 64 * 1024 * 1024;
 
 export interface SessionDeps {
   readonly spoolRoot: string;
@@ -93,6 +99,8 @@ export class RecordedSession {
   #recordInput = true;
   #ended = false;
   #exit: { exitCode: number; signal: number | null } | undefined;
+  #recordedBytes = 0;
+  #limitReached = false;
 
   private constructor(id: string, meta: SpoolMeta, spool: Spool, sessionKey: Ed25519Signer, certBytes: Uint8Array, deps: SessionDeps) {
     this.id = id;
@@ -149,7 +157,8 @@ export class RecordedSession {
         version: 3,
         term: { cols: call.cols, rows: call.rows, type: term },
         timestamp: Math.floor(this.meta.startedAt / 1000),
-        command: this.meta.command.join(' '),
+        // The manifest keeps the exact argv; the header's display string is kept short.
+        command: this.meta.command.join(' ').slice(0, 4096),
         env: { TERM: term, ...(call.env['SHELL'] === undefined ? {} : { SHELL: call.env['SHELL'] }) },
       }),
     );
@@ -189,11 +198,12 @@ export class RecordedSession {
   // -- display path and record path ------------------------------------------
 
   #onOutput(data: Buffer): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#limitReached) return; // nothing is shown that is not recorded
     this.#deps.emit({ type: 'output', sessionId: this.id, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
     this.#recordPieces('o', this.#deps.redactor.output(this.#decoder.decode(data, { stream: true })));
     this.#outputSinceCheckpoint += data.length;
     if (this.#outputSinceCheckpoint >= CHECKPOINT_OUTPUT_BYTES) this.#requestCheckpoint('size');
+    if (this.#recordedBytes >= MAX_RECORDING_BYTES) this.#endAtLimit();
     if (!this.#paused && this.spool.pendingBytes > SPOOL_HIGH_WATER) {
       this.#paused = true;
       this.#pty?.pause();
@@ -213,8 +223,24 @@ export class RecordedSession {
     }
   }
 
+  #endAtLimit(): void {
+    this.#limitReached = true;
+    this.#deps.emit({
+      type: 'error',
+      sessionId: this.id,
+      code: 'recording-limit',
+      message: `The recording reached its size limit (${Math.floor(MAX_RECORDING_BYTES / 2 ** 20)} MiB), so the session was ended and sealed. Start a new session to go on.`,
+      fatal: true,
+    });
+    try {
+      this.#pty?.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
   input(data: string): void {
-    if (this.#ended || this.#pty === undefined) return;
+    if (this.#ended || this.#limitReached || this.#pty === undefined) return;
     this.#pty.write(data); // echo path first
     if (!this.#recordInput) return; // policy: keystrokes are never stored
     this.#recordPieces('i', this.#deps.redactor.input(data));
@@ -266,6 +292,7 @@ export class RecordedSession {
   #appendLine(line: string): void {
     if (this.spool.failure !== undefined) return;
     const bytes = Buffer.from(line + '\n', 'utf8');
+    this.#recordedBytes += bytes.length;
     this.#tree.appendLine(bytes.subarray(0, bytes.length - 1));
     this.spool.cast.append(bytes);
   }
@@ -291,7 +318,7 @@ export class RecordedSession {
         const note = signNote(nodeSuite, text, this.#keyName, this.#sessionKey);
         this.spool.notes.append(Buffer.from(note + '\n', 'utf8'));
         await this.spool.notes.sync();
-        this.#prevNoteHash = nodeSuite.sha256(utf8(note));
+        this.#prevNoteHash = nodeSuite.sha256(utf8(text)); // the signed text: cosignatures may be added to notes later
         this.#checkpointedSize = size;
         this.#outputSinceCheckpoint = 0;
         this.#deps.emit({ type: 'checkpoint', sessionId: this.id, kind, size, note });
@@ -315,7 +342,7 @@ export class RecordedSession {
     this.#ended = true;
     clearInterval(this.#timer);
     const exit = this.#exit ?? { exitCode: 1, signal: null };
-    this.#recordText('o', this.#decoder.decode());
+    this.#recordPieces('o', this.#deps.redactor.output(this.#decoder.decode()));
     this.#recordPieces('o', this.#deps.redactor.flush());
     // asciicast v3: the exit event carries the status; a signal is reported shell-style (128 + n).
     const status = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;

@@ -12,6 +12,7 @@
  * sync() resolves when everything queued so far is on disk (fdatasync). The
  * first write error stops the spool for good: the session must end (fail closed).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -63,6 +64,57 @@ async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * When a process started, in clock ticks since boot (/proc/PID/stat field 22),
+ * or undefined where /proc is absent. With the pid it names one process across
+ * pid reuse: a spool whose owner pid now belongs to another program is orphaned.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** owner.pid: "PID START" (START absent where /proc is). */
+export function ownerRecord(pid: number): string {
+  return `${pid} ${processStartTime(pid) ?? ''}`.trimEnd() + '\n';
+}
+
+/** Is the process recorded in owner.pid still the one running under that pid? */
+export function ownerAlive(record: string): boolean {
+  const [pidText, start] = record.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (start === undefined) return true;
+  const now = processStartTime(pid);
+  return now === undefined || now === start;
+}
+
+/**
+ * mkdir -p that reports the real reason: recursive mkdir says ENOENT instead of
+ * EROFS on a read-only file system (nodejs/node#47098), so try the plain call first.
+ */
+export async function makeDirectory(path: string): Promise<void> {
+  try {
+    await mkdir(path, { mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw error;
+    await mkdir(path, { recursive: true, mode: 0o700 });
   }
 }
 
@@ -175,9 +227,9 @@ export class Spool {
   static async create(root: string, meta: SpoolMeta, sessionKeyCert: Uint8Array): Promise<Spool> {
     const dir = join(root, meta.sessionId);
     try {
-      await mkdir(root, { recursive: true, mode: 0o700 });
+      await makeDirectory(root);
       await mkdir(dir, { mode: 0o700 }); // fails if the id is taken: never two sessions in one spool
-      await writeFile(join(dir, SPOOL_FILES.owner), `${process.pid}\n`, { mode: 0o600 });
+      await writeFile(join(dir, SPOOL_FILES.owner), ownerRecord(process.pid), { mode: 0o600 });
       await writeFileDurably(join(dir, SPOOL_FILES.sessionKey), sessionKeyCert, dir);
       await writeFileDurably(join(dir, SPOOL_FILES.meta), JSON.stringify(meta) + '\n', dir);
       const cast = await open(join(dir, SPOOL_FILES.cast), 'ax', 0o600);

@@ -43,7 +43,7 @@ export function serializeEvent(event: CastEvent): string {
   return JSON.stringify([roundInterval(event.interval), event.code, event.data]);
 }
 
-const RESIZE = /^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$/;
+const RESIZE = /^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -151,7 +151,12 @@ export function parseEvent(text: string, line: number): CastEvent {
     });
   }
   if (typeof data !== 'string') throw fieldError(line, 'data', 'must be a string');
-  if (code === 'r' && !RESIZE.test(data)) throw fieldError(line, 'data', `must be "COLSxROWS" for a resize, got ${JSON.stringify(data.slice(0, 32))}`);
+  if (code === 'r') {
+    const size = RESIZE.exec(data);
+    if (size === null || Number(size[1]) > 65535 || Number(size[2]) > 65535) {
+      throw fieldError(line, 'data', `must be "COLSxROWS" (1–65535 each) for a resize, got ${JSON.stringify(data.slice(0, 32))}`);
+    }
+  }
   if (code === 'x' && !/^-?[0-9]{1,10}$/.test(data)) throw fieldError(line, 'data', 'must be an exit status for an exit event');
   return { interval, code: code as EventCode, data };
 }

@@ -31,7 +31,9 @@ export const nobleSuite: CryptoSuite = {
   ed25519Verify(publicKey, message, signature) {
     if (publicKey.length !== 32 || signature.length !== 64) return false;
     try {
-      return ed25519.verify(signature, message, publicKey);
+      // zip215: false = RFC 8032 strict encodings, the same acceptance rule as node:crypto (OpenSSL),
+      // so that every suite gives the same verdict on a crafted signature.
+      return ed25519.verify(signature, message, publicKey, { zip215: false });
     } catch {
       return false;
     }

@@ -19,7 +19,8 @@ export const DEVICE_CERT_PAYLOAD_TYPE = 'application/vnd.custody.device-cert.v1+
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').max(200);
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
-const millis = z.number().int().nonnegative();
+/** Unix milliseconds within what a JavaScript Date can hold (ECMA-262 §21.4.1.1: ±8.64e15). */
+const millis = z.number().int().nonnegative().max(8_640_000_000_000_000);
 const shortText = z.string().max(4096);
 
 /** Statement and predicate are read leniently on version so that a newer format gets a clear message. */

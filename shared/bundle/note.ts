@@ -124,7 +124,10 @@ export interface CheckpointBody {
   readonly kind: CheckpointKind;
   /** Wall-clock time the checkpoint was signed, Unix milliseconds. */
   readonly time: number;
-  /** SHA-256 of the previous note's full text; for the first note, of keys/session-key.dsse.json. */
+  /**
+   * SHA-256 of the previous note's signed text (without its signature lines, so cosignatures can
+   * be added); for the first note, SHA-256 of the bytes of keys/session-key.dsse.json.
+   */
   readonly prev: Uint8Array;
 }
 
@@ -148,13 +151,13 @@ export function parseCheckpoint(text: string, where: { entry: string; line: numb
   const lines = text.slice(0, -1).split('\n');
   if (lines.length !== 6) throw fail(`has ${lines.length} body lines; a checkpoint has origin, size, root, kind, time and prev`);
   const [origin, sizeText, rootText, kindLine, timeLine, prevLine] = lines as [string, string, string, string, string, string];
-  if (!/^[0-9]{1,15}$/.test(sizeText)) throw fail(`has an invalid tree size ${JSON.stringify(sizeText.slice(0, 20))}`);
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(sizeText)) throw fail(`has an invalid tree size ${JSON.stringify(sizeText.slice(0, 20))}`);
   const root = fromBase64(rootText);
   if (root?.length !== 32) throw fail('has a root hash that is not 32 bytes of base64');
   const kind = kindLine.startsWith('kind ') ? kindLine.slice(5) : '';
   if (!KINDS.has(kind)) throw fail(`has an unknown kind line ${JSON.stringify(kindLine.slice(0, 30))}`);
   const timeText = timeLine.startsWith('time ') ? timeLine.slice(5) : '';
-  if (!/^[0-9]{1,15}$/.test(timeText)) throw fail('has an invalid time line');
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(timeText)) throw fail('has an invalid time line');
   const prev = prevLine.startsWith('prev ') ? fromBase64(prevLine.slice(5)) : undefined;
   if (prev?.length !== 32) throw fail('has an invalid prev line');
   return { origin, size: Number(sizeText), root, kind: kind as CheckpointKind, time: Number(timeText), prev };

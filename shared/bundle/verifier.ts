@@ -31,15 +31,17 @@ import { NOTES_ENTRY, parseCheckpoint, parseNote, splitNotes, verifyNoteSignatur
 import { castLines } from './reader.ts';
 import { readZip, type ZipLimits } from './zip.ts';
 
-/** Overall verdicts, most severe first (the report's status is the most severe finding's). */
+/** Overall verdicts, most specific first (the report's status is that of the first finding in this order). */
 export const STATUS_PRECEDENCE = [
-  'malformed',
   'unknown-version',
   'bad-signature',
   'tampered',
-  'digest-mismatch',
   'truncated',
   'torn-line',
+  // Below the specific diagnoses: an edited line is usually also unparsable and changes the
+  // file digest, but "tampered in events [a, b)" is the answer that helps the auditor.
+  'malformed',
+  'digest-mismatch',
   'unsealed-tail',
   'no-seal',
   'untrusted-key',
@@ -117,6 +119,12 @@ class Findings {
   }
 }
 
+/** An ISO time for messages; never throws, whatever the number. */
+export function isoTime(millis: number): string {
+  const date = new Date(millis);
+  return Number.isNaN(date.getTime()) ? `(invalid time ${millis})` : date.toISOString();
+}
+
 function statusOf(findings: readonly Finding[]): VerifyStatus {
   for (const status of STATUS_PRECEDENCE) if (findings.some((f) => f.status === status)) return status;
   return 'intact';
@@ -190,6 +198,15 @@ interface UsableCheckpoint {
   readonly body: CheckpointBody;
 }
 
+/**
+ * The chain hashes each note's signed text, not its signature lines, so that a
+ * cosigner (the central service) can add its signature line without breaking it.
+ */
+function signedText(note: string): string {
+  const split = note.lastIndexOf('\n\n');
+  return split < 0 ? note : note.slice(0, split + 1);
+}
+
 /** §7.4: notes are parsed, signature-checked and chained. Returns the checkpoints that count. */
 function checkNotes(
   suite: CryptoSuite,
@@ -225,13 +242,13 @@ function checkNotes(
       const note = parseNote(noteText, where);
       if (!verifyNoteSignature(suite, note, cert.keyName, sessionKey)) {
         findings.add('bad-signature', `${NOTES_ENTRY} checkpoint ${index} (line ${line}) has no valid signature by session key ${cert.keyName}`, location);
-        prevHash = suite.sha256(utf8(noteText));
+        prevHash = suite.sha256(utf8(signedText(noteText)));
         continue;
       }
       body = parseCheckpoint(note.text, where);
     } catch (error) {
       findings.fromError(error, location);
-      prevHash = suite.sha256(utf8(noteText));
+      prevHash = suite.sha256(utf8(signedText(noteText)));
       continue;
     }
     if (body.origin !== cert.origin) {
@@ -253,7 +270,7 @@ function checkNotes(
       lastSize = body.size;
       if (body.kind === 'seal') sealSeen = index;
     }
-    prevHash = suite.sha256(utf8(noteText));
+    prevHash = suite.sha256(utf8(signedText(noteText)));
   }
   return usable;
 }
@@ -270,6 +287,9 @@ function checkRecording(
   let verifiedSize = 0;
   let mismatch = false;
   let parseFailed = false;
+  // Lines after a seal are reported as appended (tampered), not parsed as events.
+  const last = checkpoints[checkpoints.length - 1];
+  const sealSize = last?.body.kind === 'seal' ? last.body.size : Infinity;
   let header: CastHeader | undefined;
   let lastCode: string | undefined;
   const compareDue = (): void => {
@@ -301,7 +321,7 @@ function checkRecording(
     }
     const { index, bytes } = step.value;
     acc.appendLine(bytes);
-    if (!parseFailed) {
+    if (!parseFailed && index < sealSize) {
       const lineNo = index + 1;
       try {
         if (bytes.length > MAX_CAST_LINE_BYTES) {
@@ -338,7 +358,8 @@ function checkRecording(
   return {
     ...result,
     ...(header === undefined ? {} : { header }),
-    ...(lastCode === undefined ? {} : { lastCode }),
+    // The last event's code is only known when every line parsed.
+    ...(lastCode === undefined || parseFailed ? {} : { lastCode }),
   };
 }
 
@@ -367,15 +388,13 @@ function checkTrust(
       }
     }
   }
-  const subject = deviceCert?.body.subject;
-  const withSubject = subject === undefined ? {} : { subject };
   if (trustRoot === undefined) {
     findings.add('untrusted-key', `signed by an untrusted key: device key ${deviceKeyId.slice(0, 16)}… (no trust root was given)`, {
       entry: SESSION_KEY_ENTRY,
     });
-    return { trusted: false, ...withSubject };
+    return { trusted: false };
   }
-  if (trustRoot.keys.some((k) => k.role === 'device' && k.keyId === deviceKeyId)) return { trusted: true, via: 'device-key', ...withSubject };
+  if (trustRoot.keys.some((k) => k.role === 'device' && k.keyId === deviceKeyId)) return { trusted: true, via: 'device-key' };
   if (deviceCert !== undefined) {
     const issuer = trustRoot.keys.find((k) => k.role === 'org-root' && k.keyId === deviceCert.body.issuerKeyId);
     const issuerKey = issuer === undefined ? undefined : fromBase64(issuer.publicKey);
@@ -384,18 +403,19 @@ function checkTrust(
         findings.add('bad-signature', `${DEVICE_CERT_ENTRY} is not validly signed by org root ${issuer!.keyId.slice(0, 16)}…`, {
           entry: DEVICE_CERT_ENTRY,
         });
-        return { trusted: false, ...withSubject };
+        return { trusted: false };
       }
       const { notBefore, notAfter } = deviceCert.body;
       if (startedAt < notBefore || startedAt > notAfter) {
         findings.add(
           'untrusted-key',
-          `signed by an untrusted key: ${DEVICE_CERT_ENTRY} is valid from ${new Date(notBefore).toISOString()} to ${new Date(notAfter).toISOString()}, but the session started at ${new Date(startedAt).toISOString()}`,
+          `signed by an untrusted key: ${DEVICE_CERT_ENTRY} is valid from ${isoTime(notBefore)} to ${isoTime(notAfter)}, but the session started at ${isoTime(startedAt)}`,
           { entry: DEVICE_CERT_ENTRY, field: 'notAfter' },
         );
-        return { trusted: false, ...withSubject };
+        return { trusted: false };
       }
-      return { trusted: true, via: 'org-root', orgKeyId: issuer!.keyId, ...withSubject };
+      // The certificate's subject is only a claim until this signature is checked, so only now is it reported.
+      return { trusted: true, via: 'org-root', orgKeyId: issuer!.keyId, subject: deviceCert.body.subject };
     }
   }
   findings.add(
@@ -403,7 +423,7 @@ function checkTrust(
     `signed by an untrusted key: device key ${deviceKeyId.slice(0, 16)}… is not in the trust root${trustRoot.name === undefined ? '' : ` "${trustRoot.name}"`}${deviceCert === undefined ? ' and the bundle has no device certificate' : ' and its certificate is from an issuer the trust root does not know'}`,
     { entry: certBytes === undefined ? SESSION_KEY_ENTRY : DEVICE_CERT_ENTRY },
   );
-  return { trusted: false, ...withSubject };
+  return { trusted: false };
 }
 
 export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): VerifyReport {
@@ -441,7 +461,8 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
   if (deviceKey === undefined || sessionKey === undefined) return done();
   const deviceKeyId = keyIdOf(suite, deviceKey);
   const signer = { deviceKeyId, sessionKeyId: keyIdOf(suite, sessionKey) };
-  if (!verifyEnvelope(suite, cert.opened, deviceKey)) {
+  const certSigned = verifyEnvelope(suite, cert.opened, deviceKey);
+  if (!certSigned) {
     findings.add('bad-signature', `${SESSION_KEY_ENTRY}: the device key's signature over the session key is not valid`, { entry: SESSION_KEY_ENTRY });
   }
 
@@ -449,7 +470,8 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
   const manifest = openSigned(findings, entries.get(MANIFEST_ENTRY)!, MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE, StatementSchema);
   if (manifest === undefined) return done({ signer });
   const predicate = manifest.body.predicate;
-  if (!verifyEnvelope(suite, manifest.opened, deviceKey)) {
+  const manifestSigned = verifyEnvelope(suite, manifest.opened, deviceKey);
+  if (!manifestSigned) {
     findings.add('bad-signature', `${MANIFEST_ENTRY}: the device key's signature over the manifest is not valid`, { entry: MANIFEST_ENTRY });
   }
   if (predicate.sessionId !== cert.body.sessionId || predicate.origin !== cert.body.origin) {
@@ -507,7 +529,7 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
   if (seal === undefined) {
     findings.add('no-seal', `${NOTES_ENTRY} has no final seal: the session did not end cleanly`, { entry: NOTES_ENTRY });
   } else {
-    if (recording.lastCode !== 'x' && recording.lines === seal.body.size) {
+    if (recording.lastCode !== undefined && recording.lastCode !== 'x' && recording.lines === seal.body.size) {
       findings.add('malformed', `${CAST_ENTRY} is sealed but does not end with an exit event`, { entry: CAST_ENTRY, line: recording.lines });
     }
     if (predicate.tree.size !== seal.body.size || predicate.tree.root !== toBase64(seal.body.root) || !predicate.sealed) {
@@ -522,7 +544,7 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
     findings.add('digest-mismatch', `${MANIFEST_ENTRY} says the session is sealed, but no seal checkpoint is valid`, { entry: MANIFEST_ENTRY, field: 'predicate.sealed' });
   }
   if (predicate.recovered !== null) {
-    findings.add('info', `recovered after a crash at ${new Date(predicate.recovered.recoveredAt).toISOString()}: ${predicate.recovered.reason}`, {
+    findings.add('info', `recovered after a crash at ${isoTime(predicate.recovered.recoveredAt)}: ${predicate.recovered.reason}`, {
       entry: MANIFEST_ENTRY,
       field: 'predicate.recovered',
     });
@@ -537,7 +559,8 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
   // §7.6 trust
   const trust = checkTrust(suite, findings, entries, deviceKey, predicate.startedAt, options.trustRoot);
   return done({
-    trusted: trust.trusted,
+    // Trust is in what the device key signed: without its valid signatures there is nothing to trust.
+    trusted: trust.trusted && certSigned && manifestSigned,
     session: predicate,
     ...(recording.header === undefined ? {} : { header: recording.header }),
     signer: {
