@@ -14,17 +14,12 @@ import {
   type EventCode,
 } from './asciicast.ts';
 import { concatBytes, utf8 } from './bytes.ts';
-import { FormatError, type FormatErrorCode } from './errors.ts';
+import type { FormatError, FormatErrorCode } from './errors.ts';
+import { catchFormatError } from './test-support.ts';
 import { parseRecording } from './reader.ts';
 
 function assertLineError(fn: () => unknown, code: FormatErrorCode, line: number, field?: string): FormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof FormatError, `expected a FormatError, got ${String(caught)}`);
+  const caught = catchFormatError(fn);
   assert.equal(caught.code, code, caught.message);
   assert.equal(caught.location.entry, CAST_ENTRY);
   assert.equal(caught.location.line, line, caught.message);

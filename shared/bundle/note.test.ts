@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
 import { nobleSuite } from './crypto.ts';
-import { FormatError } from './errors.ts';
+import type { FormatError } from './errors.ts';
+import { catchFormatError } from './test-support.ts';
 import {
   NOTES_ENTRY,
   formatCheckpoint,
@@ -35,13 +36,7 @@ function body(overrides: Partial<CheckpointBody> = {}): CheckpointBody {
 }
 
 function assertNoteError(fn: () => unknown, pattern: RegExp, line?: number): FormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof FormatError, `expected a FormatError, got ${String(caught)}`);
+  const caught = catchFormatError(fn);
   assert.equal(caught.code, 'note-malformed');
   assert.equal(caught.location.entry, NOTES_ENTRY);
   assert.match(caught.message, pattern);

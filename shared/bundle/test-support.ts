@@ -21,6 +21,7 @@ import {
   type TrustRoot,
 } from './manifest.ts';
 import { MerkleAccumulator } from './merkle.ts';
+import { FormatError } from './errors.ts';
 import { formatCheckpoint, originForSession, signNote, type CheckpointKind } from './note.ts';
 import { packBundle, type BundleContents } from './writer.ts';
 import { readZip, writeZip } from './zip.ts';
@@ -345,4 +346,15 @@ export function memoizedNobleSuite(): CryptoSuite {
       return ok;
     },
   };
+}
+
+/** Runs `fn` and returns the FormatError it throws; fails the test on anything else. */
+export function catchFormatError(fn: () => unknown): FormatError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof FormatError) return error;
+    throw new Error(`expected a FormatError, got ${String(error)}`, { cause: error });
+  }
+  throw new Error('expected a FormatError, but nothing was thrown');
 }

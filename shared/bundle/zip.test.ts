@@ -8,6 +8,7 @@ import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Deflate } from 'fflate';
 import fc from 'fast-check';
 import { FormatError, type FormatErrorCode } from './errors.ts';
+import { catchFormatError } from './test-support.ts';
 import { DEFAULT_ZIP_LIMITS, readZip, writeZip, type ZipLimits } from './zip.ts';
 
 // ---------------------------------------------------------------------------
@@ -158,13 +159,7 @@ function deflated(name: string, plain: Uint8Array): RawEntry & { readonly data: 
  * (and records it as the location), or, for file-level errors, matches `pattern`.
  */
 function assertZipError(fn: () => unknown, code: FormatErrorCode, entry?: string, pattern?: RegExp): FormatError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof FormatError, `expected a FormatError, got ${String(caught)}`);
+  const caught = catchFormatError(fn);
   assert.equal(caught.code, code, caught.message);
   if (entry !== undefined) {
     assert.ok(caught.message.includes(JSON.stringify(entry)), `message should name ${JSON.stringify(entry)}: ${caught.message}`);
