@@ -6,7 +6,18 @@ set -euo pipefail
 
 # One package per line; the comment says who needs it.
 packages=(
-  asciinema       # cli tests: `custody export --asciicast-v2` output is played by the reference player (asciinema 2.x)
+  asciinema       # test/cli.test.ts: the reference player (asciinema 2.x) reads `custody export --asciicast-v2`
+  bsdutils        # test/cli.test.ts: script(1) gives `custody record` and `asciinema cat` a terminal
+  chromium        # test/browser-verifier.test.ts: the verifier's browser build runs in real Chromium (playwright-core)
+  e2fsprogs       # test/fail-closed.test.ts: mkfs.ext4 for a file system that turns read-only mid-session
+  mount           # test/fail-closed.test.ts: mount/losetup for the full and read-only spool file systems
+  openssh-server  # the JIT and redaction end-to-end tests (sshd on loopback) of the coming issues
+  openssh-client  # ssh and ssh-keygen for the same
+  sudo            # a real password prompt (echo off) whose input must never be recorded (redaction tests)
+  python3         # npm ci: node-pty ships no Linux prebuild; node-gyp (Python) compiles it
+  make            # npm ci: node-gyp's build of node-pty
+  g++             # npm ci: node-gyp's build of node-pty (C++)
+)
   chromium        # end-to-end tests: playwright-core (no bundled browser) drives the UI served by the browser host
   openssh-server  # end-to-end tests: a local sshd that trusts the service's SSH CA, target of JIT sessions
   openssh-client  # recorder and end-to-end tests: `ssh` with the JIT certificate, `ssh-keygen` for the CA
