@@ -50,7 +50,8 @@ export async function record(options: RecordOptions): Promise<number> {
           if (event.code === 'unknown-session') break; // input that raced the exit
           failure = event.message;
           process.stderr.write(`\r\ncustody: ${event.message}\r\n`);
-          if (event.fatal) resolvePromise(event);
+          // At the size limit the session ends but is still sealed: wait for the bundle.
+          if (event.fatal && event.code !== 'recording-limit') resolvePromise(event);
           break;
         case 'sealed':
           resolvePromise(event);
