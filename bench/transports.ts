@@ -1,0 +1,233 @@
+/**
+ * The three ways a benchmark can run a program in a pty, behind one shape so
+ * that baseline and candidate are driven by the same code:
+ *
+ *   direct    node-pty in this process (no second process at all)
+ *   bypass    bench/bypass-host.ts: the pty in a forked child, bytes relayed
+ *             over Node IPC ('advanced'), nothing recorded
+ *   recorder  the real recorder through RecorderClient: the full record path
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as pty from 'node-pty';
+import { newSessionId, RecorderClient, type RecorderEvent } from '../recorder/index.ts';
+import { ptyEnv } from './corpus.ts';
+
+export interface CommandSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cols?: number;
+  readonly rows?: number;
+}
+
+export interface Sealed {
+  readonly bundlePath: string;
+  readonly sha256: string;
+  /** performance.now() when the `sealed` event arrived. */
+  readonly at: number;
+}
+
+export interface PtySession {
+  /** Called for every chunk of output, as soon as it arrives in this process. */
+  onOutput(listener: (data: Uint8Array) => void): void;
+  write(data: string): void;
+  /** Ends the program (SIGHUP), as closing a terminal tab does. */
+  close(): void;
+  /** Resolves with performance.now() when the session has ended (the `exit` event, or node-pty's onExit). */
+  readonly exited: Promise<number>;
+  /** The recorder only: resolves when the bundle is packed. */
+  readonly sealed?: Promise<Sealed>;
+}
+
+export interface Transport {
+  readonly kind: 'direct' | 'bypass' | 'recorder';
+  /** The process that owns the pty (this one for `direct`). */
+  readonly pid: number;
+  open(spec: CommandSpec): PtySession;
+  stop(): Promise<void>;
+}
+
+const COLS = 120;
+const ROWS = 40;
+
+// -- direct ----------------------------------------------------------------------------------
+
+export function directTransport(): Transport {
+  return {
+    kind: 'direct',
+    pid: process.pid,
+    open(spec) {
+      const term = pty.spawn(spec.command, [...spec.args], {
+        name: 'xterm-256color',
+        cols: spec.cols ?? COLS,
+        rows: spec.rows ?? ROWS,
+        cwd: process.cwd(),
+        env: ptyEnv(),
+        encoding: null,
+      });
+      let listener: (data: Uint8Array) => void = () => undefined;
+      term.onData((data) => listener(data as unknown as Buffer));
+      const exited = new Promise<number>((resolve) => term.onExit(() => resolve(performance.now())));
+      return {
+        onOutput: (l) => (listener = l),
+        write: (data) => term.write(data),
+        close: () => term.kill('SIGHUP'),
+        exited,
+      };
+    },
+    stop: () => Promise.resolve(),
+  };
+}
+
+// -- bypass ----------------------------------------------------------------------------------
+
+const BYPASS_MAIN = fileURLToPath(new URL('./bypass-host.ts', import.meta.url));
+
+type BypassEvent =
+  | { type: 'ready'; pid: number }
+  | { type: 'output'; sessionId: string; data: Uint8Array }
+  | { type: 'exit'; sessionId: string; exitCode: number; signal: number | null };
+
+/** Forks bench/bypass-host.ts exactly as RecorderClient forks the recorder. */
+export async function bypassTransport(options: { coalesce?: boolean } = {}): Promise<Transport & { readonly coalesce: boolean }> {
+  const coalesce = options.coalesce ?? false;
+  const child: ChildProcess = fork(BYPASS_MAIN, coalesce ? ['--coalesce'] : [], {
+    execPath: process.execPath,
+    serialization: 'advanced',
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const listeners = new Set<(event: BypassEvent) => void>();
+  child.on('message', (message: BypassEvent) => {
+    for (const listener of listeners) listener(message);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<number>((resolve, reject) => {
+    const onReady = (event: BypassEvent): void => {
+      if (event.type === 'ready') {
+        listeners.delete(onReady);
+        resolve(event.pid);
+      }
+    };
+    listeners.add(onReady);
+    void exited.then(() => reject(new Error('bench/bypass-host.ts exited before it was ready')));
+  });
+  return {
+    kind: 'bypass',
+    coalesce,
+    pid: ready,
+    open(spec) {
+      const sessionId = newSessionId();
+      let output: (data: Uint8Array) => void = () => undefined;
+      const sessionExited = new Promise<number>((resolve) => {
+        const onEvent = (event: BypassEvent): void => {
+          if (event.type === 'ready' || event.sessionId !== sessionId) return;
+          if (event.type === 'output') output(event.data);
+          else {
+            listeners.delete(onEvent);
+            resolve(performance.now());
+          }
+        };
+        listeners.add(onEvent);
+      });
+      child.send({ type: 'open', sessionId, command: spec.command, args: spec.args, cwd: process.cwd(), env: ptyEnv(), cols: spec.cols ?? COLS, rows: spec.rows ?? ROWS });
+      return {
+        onOutput: (l) => (output = l),
+        write: (data) => child.send({ type: 'input', sessionId, data }),
+        close: () => child.send({ type: 'close', sessionId }),
+        exited: sessionExited,
+      };
+    },
+    async stop() {
+      if (child.connected) child.disconnect();
+      await exited;
+    },
+  };
+}
+
+// -- recorder --------------------------------------------------------------------------------
+
+/** A promise with its resolve and reject at hand (Promise.withResolvers is ES2024; the project targets ES2023). */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: Error) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Starts a recorder whose data (device key, spool, bundles) lives under `dataDir`.
+ * `recordInput: false` opens sessions under a policy that never stores keystrokes
+ * (so no input events and no per-key checkpoints).
+ */
+export async function recorderTransport(dataDir: string, options: { recordInput?: boolean } = {}): Promise<Transport & { readonly client: RecorderClient }> {
+  const recordInput = options.recordInput ?? true;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const client = RecorderClient.start({ dataDir, keyFile: join(dataDir, 'device-key.json') });
+  const ready = await client.ready;
+  return {
+    kind: 'recorder',
+    pid: ready.pid,
+    client,
+    open(spec) {
+      const sessionId = newSessionId();
+      let output: (data: Uint8Array) => void = () => undefined;
+      const exit = deferred<number>();
+      const seal = deferred<Sealed>();
+      seal.promise.catch(() => undefined); // a caller that only awaits `exited` sees a failure there
+      const fail = (error: Error): void => {
+        exit.reject(error);
+        seal.reject(error);
+      };
+      const off = client.on((event: RecorderEvent) => {
+        if (!('sessionId' in event) || event.sessionId !== sessionId) return;
+        switch (event.type) {
+          case 'output':
+            output(event.data);
+            break;
+          case 'exit':
+            exit.resolve(performance.now());
+            break;
+          case 'sealed':
+            off();
+            seal.resolve({ bundlePath: event.bundlePath, sha256: event.sha256, at: performance.now() });
+            break;
+          case 'error':
+            if (event.fatal) {
+              off();
+              fail(new Error(`recorder: ${event.code}: ${event.message}`));
+            }
+            break;
+          default:
+            break;
+        }
+      });
+      client.send({
+        type: 'open',
+        sessionId,
+        command: spec.command,
+        args: [...spec.args],
+        cwd: process.cwd(),
+        env: ptyEnv(),
+        cols: spec.cols ?? COLS,
+        rows: spec.rows ?? ROWS,
+        metadata: { purpose: 'benchmark' },
+        knownSecrets: [],
+        redactionPolicy: { version: 'bench', recordInput },
+        bundlePath: join(dataDir, `${sessionId}.custody`),
+      });
+      return {
+        onOutput: (l) => (output = l),
+        write: (data) => client.send({ type: 'input', sessionId, data }),
+        close: () => client.send({ type: 'close', sessionId }),
+        exited: exit.promise,
+        sealed: seal.promise,
+      };
+    },
+    stop: () => client.stop(),
+  };
+}
