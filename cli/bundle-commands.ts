@@ -11,7 +11,7 @@ import {
   type TrustRoot,
   type VerifyReport,
 } from '../shared/bundle/index.ts';
-import { nodeSuite } from '../recorder/index.ts';
+import { nodeSuite, nodeZipCodec } from '../recorder/index.ts';
 import { UsageError } from './record.ts';
 
 /** Uint8Array length limit; a larger file is no bundle we wrote. */
@@ -75,7 +75,7 @@ export function formatReport(name: string, report: VerifyReport): string {
 export async function verify(path: string, options: { trust?: string; json: boolean; allowUntrusted: boolean }): Promise<number> {
   const bytes = await readBundleFile(path);
   const trustRoot = options.trust === undefined ? undefined : await loadTrustRoot(options.trust);
-  const report = verifyBundle(bytes, { suite: nodeSuite, ...(trustRoot === undefined ? {} : { trustRoot }) });
+  const report = verifyBundle(bytes, { suite: nodeSuite, zipCodec: nodeZipCodec, ...(trustRoot === undefined ? {} : { trustRoot }) });
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(path, report));
   const ok = report.status === 'intact' ? report.trusted : report.status === 'untrusted-key' && options.allowUntrusted;
   return ok ? 0 : 1;
@@ -83,7 +83,7 @@ export async function verify(path: string, options: { trust?: string; json: bool
 
 function recordingOf(path: string, bytes: Uint8Array): ReturnType<typeof readRecording> {
   try {
-    return readRecording(bytes);
+    return readRecording(bytes, undefined, nodeZipCodec);
   } catch (error) {
     if (error instanceof FormatError) throw new UsageError(`${path}: ${error.message}`);
     throw error;
@@ -92,7 +92,7 @@ function recordingOf(path: string, bytes: Uint8Array): ReturnType<typeof readRec
 
 /** Warns (on stderr) when the bundle does not verify, so nobody mistakes an altered recording for the record. */
 function warnIfNotIntact(path: string, bytes: Uint8Array): void {
-  const report = verifyBundle(bytes, { suite: nodeSuite });
+  const report = verifyBundle(bytes, { suite: nodeSuite, zipCodec: nodeZipCodec });
   if (!report.intact) process.stderr.write(`custody: warning: ${path} does not verify (${report.status}): ${report.summary}\n`);
 }
 

@@ -17,7 +17,7 @@ export async function record(options: RecordOptions): Promise<number> {
   const [command, ...args] = options.command;
   if (command === undefined) throw new UsageError('record needs a command after --, e.g. custody record -- bash');
   const dir = dataDir();
-  const client = RecorderClient.start({ dataDir: dir, keyFile: deviceKeyFile(dir) });
+  const client = RecorderClient.start({ dataDir: dir, keyFile: deviceKeyFile(dir), manualAck: true });
   const recovered: string[] = [];
   const offRecovered = client.on((event) => {
     if (event.type === 'sealed' && event.recovered) recovered.push(event.bundlePath);
@@ -40,9 +40,12 @@ export async function record(options: RecordOptions): Promise<number> {
     client.on((event) => {
       if ('sessionId' in event && event.sessionId !== sessionId) return;
       switch (event.type) {
-        case 'output':
-          stdout.write(event.data);
+        case 'output': {
+          // Acknowledged once the terminal has taken it: a slow terminal pauses the program.
+          const bytes = event.data.length;
+          stdout.write(event.data, () => client.ack(sessionId, bytes));
           break;
+        }
         case 'exit':
           exitCode = event.signal !== null && event.signal !== 0 ? 128 + event.signal : event.exitCode;
           break;

@@ -12,18 +12,31 @@ const RECORDER_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 export interface RecorderClientOptions {
   readonly dataDir: string;
   readonly keyFile?: string;
+  /**
+   * Flow control: by default the client acknowledges each output chunk once its
+   * listeners have run. A client that hands output on asynchronously (a terminal
+   * on stdout, a renderer's xterm) sets this and calls ack() when it is done.
+   */
+  readonly manualAck?: boolean;
 }
+
+/** Acknowledgements are batched: one message per event-loop turn, or per this many bytes. */
+const ACK_BATCH_BYTES = 256 * 1024;
 
 type Listener = (event: RecorderEvent) => void;
 
 export class RecorderClient {
   readonly #child: ChildProcess;
   readonly #listeners = new Set<Listener>();
+  readonly #manualAck: boolean;
+  readonly #unsentAcks = new Map<string, number>();
+  #ackScheduled = false;
   readonly ready: Promise<Extract<RecorderEvent, { type: 'ready' }>>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildProcess, manualAck: boolean) {
     this.#child = child;
+    this.#manualAck = manualAck;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     this.ready = new Promise((resolve, reject) => {
       const onEvent = (event: RecorderEvent): void => {
@@ -44,6 +57,7 @@ export class RecorderClient {
         ? parsed.data
         : { type: 'error', code: 'invalid-call', message: `the recorder sent an invalid message: ${describeInvalid(parsed.error)}`, fatal: false };
       for (const listener of [...this.#listeners]) listener(event);
+      if (event.type === 'output' && !this.#manualAck) this.ack(event.sessionId, event.data.length);
     });
   }
 
@@ -56,7 +70,7 @@ export class RecorderClient {
       serialization: 'advanced', // output bytes travel as Uint8Array, not JSON
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
-    return new RecorderClient(child);
+    return new RecorderClient(child, options.manualAck === true);
   }
 
   get pid(): number | undefined {
@@ -70,6 +84,26 @@ export class RecorderClient {
 
   send(call: RecorderCall): void {
     if (this.#child.connected) this.#child.send(call);
+  }
+
+  /** Acknowledges `bytes` of a session's display output (see RecorderClientOptions.manualAck). */
+  ack(sessionId: string, bytes: number): void {
+    const total = (this.#unsentAcks.get(sessionId) ?? 0) + bytes;
+    this.#unsentAcks.set(sessionId, total);
+    if (total >= ACK_BATCH_BYTES) this.#flushAck(sessionId);
+    else if (!this.#ackScheduled) {
+      this.#ackScheduled = true;
+      setImmediate(() => {
+        this.#ackScheduled = false;
+        for (const id of [...this.#unsentAcks.keys()]) this.#flushAck(id);
+      });
+    }
+  }
+
+  #flushAck(sessionId: string): void {
+    const bytes = this.#unsentAcks.get(sessionId) ?? 0;
+    this.#unsentAcks.delete(sessionId);
+    if (bytes > 0) this.send({ type: 'ack', sessionId, bytes });
   }
 
   /** Resolves with the first event that matches. */

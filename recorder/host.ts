@@ -9,16 +9,14 @@ import type { KeyStore } from './keystore.ts';
 import { packSpool, scanCast } from './pack.ts';
 import { describeInvalid, RecorderCallSchema, type OpenCall, type RecorderEvent } from './protocol.ts';
 import { findOrphanedSpools, recoverSpool } from './recovery.ts';
-import { passThroughRedactor, type RedactorFactory } from './redaction.ts';
 import { RecordedSession, type SessionOutcome } from './session.ts';
-import { makeDirectory, SPOOL_FILES } from './spool.ts';
+import { makeDirectory, removeSpool, SPOOL_FILES } from './spool.ts';
 
 export interface RecorderHostOptions {
   /** `<dataDir>/spool` holds running sessions, `<dataDir>/bundles` finished ones. */
   readonly dataDir: string;
   readonly keyStore: KeyStore;
   readonly emit: (event: RecorderEvent) => void;
-  readonly redactor?: RedactorFactory;
 }
 
 export class RecorderHost {
@@ -99,6 +97,7 @@ export class RecorderHost {
     const opening = this.#opening.get(call.sessionId);
     if (opening !== undefined) await opening;
     const session = this.#sessions.get(call.sessionId);
+    if (session === undefined && call.type === 'ack') return; // acknowledgements race the end of a session: harmless
     if (session === undefined) {
       this.#options.emit({ type: 'error', sessionId: call.sessionId, code: 'unknown-session', message: `no running session ${call.sessionId}`, fatal: false });
       return;
@@ -113,6 +112,9 @@ export class RecorderHost {
       case 'close':
         session.close();
         break;
+      case 'ack':
+        session.ack(call.bytes);
+        break;
       default:
         call satisfies never;
     }
@@ -120,12 +122,10 @@ export class RecorderHost {
 
   async #open(call: OpenCall): Promise<void> {
     const deviceKey = await this.#options.keyStore.deviceKey();
-    const redactor = (this.#options.redactor ?? passThroughRedactor)(call.redactionPolicy, call.knownSecrets);
     try {
       const session = await RecordedSession.open(call, call.bundlePath ?? join(this.#bundleDir, `${call.sessionId}.custody`), {
         spoolRoot: this.#spoolRoot,
         deviceKey,
-        redactor,
         emit: this.#options.emit,
         onEnded: (s, outcome) => void this.#ended(s, outcome),
       });
@@ -152,13 +152,12 @@ export class RecorderHost {
   }
 
   async #pack(session: RecordedSession, outcome: SessionOutcome): Promise<void> {
-    await session.spool.close();
     if (outcome.kind === 'failed') return; // the spool stays for recovery
     try {
       const deviceKey = await this.#options.keyStore.deviceKey();
-      const scan = await scanCast(join(session.spool.dir, SPOOL_FILES.cast));
+      const scan = await scanCast(join(session.spoolDir, SPOOL_FILES.cast));
       const sha256 = await packSpool({
-        spoolDir: session.spool.dir,
+        spoolDir: session.spoolDir,
         meta: session.meta,
         deviceKey,
         scan,
@@ -166,16 +165,16 @@ export class RecorderHost {
         endedAt: outcome.endedAt,
         exitStatus: outcome.exitStatus,
         recovered: null,
-        redactionCounts: session.redactionCounts(),
+        redactionCounts: outcome.redactionCounts,
       });
-      await session.spool.remove();
+      await removeSpool(session.spoolDir);
       this.#options.emit({ type: 'sealed', sessionId: session.id, bundlePath: session.meta.bundlePath, recovered: false, sha256 });
     } catch (error) {
       this.#options.emit({
         type: 'error',
         sessionId: session.id,
         code: 'seal-failed',
-        message: `the session ended but its bundle could not be written: ${(error as Error).message}; the recording is kept in ${session.spool.dir} and will be recovered`,
+        message: `the session ended but its bundle could not be written: ${(error as Error).message}; the recording is kept in ${session.spoolDir} and will be recovered`,
         fatal: true,
       });
     }

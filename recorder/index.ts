@@ -2,5 +2,6 @@
 export { RecorderClient, type RecorderClientOptions } from './client.ts';
 export { FileKeyStore, type DeviceKey, type KeyStore } from './keystore.ts';
 export { nodeSuite } from './node-crypto.ts';
+export { nodeZipCodec } from './node-zip.ts';
 export * from './protocol.ts';
 export { newSessionId } from './session.ts';

@@ -47,6 +47,12 @@ export const RecorderCallSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('input'), sessionId, data: z.string().min(1).max(1024 * 1024) }),
   z.strictObject({ type: z.literal('resize'), sessionId, cols: dimension, rows: dimension }),
   z.strictObject({ type: z.literal('close'), sessionId }),
+  /**
+   * Flow control (as xterm.js recommends): the client acknowledges display bytes
+   * it has taken. Past DISPLAY_HIGH_WATER unacknowledged bytes the pty is paused,
+   * so a slow or frozen client never makes the recorder buffer without bound.
+   */
+  z.strictObject({ type: z.literal('ack'), sessionId, bytes: z.number().int().positive().max(2 ** 31) }),
 ]);
 export type RecorderCall = z.infer<typeof RecorderCallSchema>;
 

@@ -132,15 +132,31 @@ export async function writeFileDurably(path: string, data: string | Uint8Array, 
   await fsyncDir(dir);
 }
 
-/** An append-only file with a queued writer. */
-class AppendLog {
+const encoder = new TextEncoder();
+/** Lines are encoded straight into batches of this size, which the writer takes whole. */
+const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * An append-only file of lines. Lines are UTF-8 encoded straight into a batch
+ * buffer (no intermediate string or Buffer per line); full batches, or the
+ * batch at the end of an event-loop turn, go to a single writer loop. sync()
+ * waits only for the bytes appended before it was called, then fdatasyncs.
+ */
+export class AppendLog {
   readonly #handle: FileHandle;
   readonly #name: string;
-  #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
+  #batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
+  #used = 0;
+  #flushScheduled = false;
+  #queue: Buffer[] = [];
+  #appended = 0;
+  #written = 0;
   #writing: Promise<void> | undefined;
+  #waiters: { target: number; resolve: () => void }[] = [];
   #failure: SpoolWriteError | undefined;
   readonly #onFailure: (error: SpoolWriteError) => void;
+  /** Called after each write with the total bytes now in the file. */
+  onWritten: ((written: number) => void) | undefined;
 
   constructor(handle: FileHandle, name: string, onFailure: (error: SpoolWriteError) => void) {
     this.#handle = handle;
@@ -148,29 +164,89 @@ class AppendLog {
     this.#onFailure = onFailure;
   }
 
-  get pendingBytes(): number {
-    return this.#queuedBytes;
+  static async open(path: string, onFailure: (error: SpoolWriteError) => void): Promise<AppendLog> {
+    try {
+      return new AppendLog(await open(path, 'a', 0o600), path, onFailure);
+    } catch (error) {
+      throw new SpoolWriteError(path, error);
+    }
   }
 
-  append(bytes: Uint8Array): void {
-    if (this.#failure !== undefined) return;
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
-    this.#writing ??= this.#drain();
+  /** Bytes appended but not yet in the file. */
+  get pendingBytes(): number {
+    return this.#appended - this.#written;
+  }
+
+  get appendedBytes(): number {
+    return this.#appended;
+  }
+
+  /**
+   * Appends `text` and a newline. Returns the line's bytes without the newline
+   * (a view that stays valid) so the caller can hash exactly what is written.
+   */
+  appendLine(text: string): Uint8Array {
+    const worst = text.length * 3 + 1; // UTF-16 unit → at most 3 UTF-8 bytes
+    if (worst > BATCH_BYTES - this.#used) this.#seal();
+    let line: Uint8Array;
+    if (worst > BATCH_BYTES) {
+      const own = Buffer.from(text + '\n', 'utf8');
+      this.#queue.push(own);
+      line = own.subarray(0, own.length - 1);
+      this.#appended += own.length;
+      this.#kick();
+    } else {
+      const start = this.#used;
+      const { written } = encoder.encodeInto(text, this.#batch.subarray(start));
+      this.#batch[start + written] = 0x0a;
+      this.#used += written + 1;
+      this.#appended += written + 1;
+      line = this.#batch.subarray(start, start + written);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#seal();
+        });
+      }
+    }
+    return line;
+  }
+
+  /** Appends raw bytes (a whole note with its separator). */
+  appendBytes(bytes: Uint8Array): void {
+    this.#seal();
+    this.#queue.push(Buffer.from(bytes));
+    this.#appended += bytes.length;
+    this.#kick();
+  }
+
+  /** Hands the current batch to the writer; later lines go into a fresh batch. */
+  #seal(): void {
+    if (this.#used === 0) return;
+    this.#queue.push(this.#batch.subarray(0, this.#used));
+    this.#batch = Buffer.allocUnsafe(BATCH_BYTES);
+    this.#used = 0;
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#failure === undefined) this.#writing ??= this.#drain();
   }
 
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0 && this.#failure === undefined) {
-        const batch = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue);
-        const size = batch.length;
+        const chunk = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue);
         this.#queue = [];
         let offset = 0;
-        while (offset < size) {
-          const { bytesWritten } = await this.#handle.write(batch, offset, size - offset);
+        while (offset < chunk.length) {
+          const { bytesWritten } = await this.#handle.write(chunk, offset, chunk.length - offset);
           offset += bytesWritten;
         }
-        this.#queuedBytes -= size;
+        this.#written += chunk.length;
+        this.#waiters = this.#waiters.filter((w) => (w.target <= this.#written ? (w.resolve(), false) : true));
+        this.onWritten?.(this.#written);
       }
     } catch (error) {
       this.#fail(error);
@@ -183,13 +259,19 @@ class AppendLog {
     if (this.#failure !== undefined) return;
     this.#failure = new SpoolWriteError(this.#name, error);
     this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#used = 0;
+    for (const waiter of this.#waiters) waiter.resolve();
+    this.#waiters = [];
     this.#onFailure(this.#failure);
   }
 
-  /** Resolves when everything appended so far is written and fdatasync'ed; rejects after a failure. */
+  /** Resolves when everything appended before the call is in the file and fdatasync'ed; rejects after a failure. */
   async sync(): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing;
+    const target = this.#appended;
+    this.#seal();
+    if (this.#written < target && this.#failure === undefined) {
+      await new Promise<void>((resolve) => this.#waiters.push({ target, resolve }));
+    }
     if (this.#failure !== undefined) throw this.#failure;
     try {
       await this.#handle.datasync();
@@ -200,67 +282,34 @@ class AppendLog {
   }
 
   async close(): Promise<void> {
+    this.#seal();
     while (this.#writing !== undefined) await this.#writing;
     await this.#handle.close().catch(() => undefined);
   }
 }
 
-export class Spool {
-  readonly dir: string;
-  readonly cast: AppendLog;
-  readonly notes: AppendLog;
-  #failure: SpoolWriteError | undefined;
-  #failureListeners: ((error: SpoolWriteError) => void)[] = [];
-
-  private constructor(dir: string, cast: FileHandle, notes: FileHandle) {
-    this.dir = dir;
-    const onFailure = (error: SpoolWriteError): void => {
-      if (this.#failure !== undefined) return;
-      this.#failure = error;
-      for (const listener of this.#failureListeners) listener(error);
-    };
-    this.cast = new AppendLog(cast, join(dir, SPOOL_FILES.cast), onFailure);
-    this.notes = new AppendLog(notes, join(dir, SPOOL_FILES.notes), onFailure);
+/**
+ * Creates a session's spool folder and its fixed files. Throws SpoolWriteError
+ * when the disk refuses: then no program may start (fail closed).
+ */
+export async function createSpool(root: string, meta: SpoolMeta, sessionKeyCert: Uint8Array): Promise<string> {
+  const dir = join(root, meta.sessionId);
+  try {
+    await makeDirectory(root);
+    await mkdir(dir, { mode: 0o700 }); // fails if the id is taken: never two sessions in one spool
+    await writeFile(join(dir, SPOOL_FILES.owner), ownerRecord(process.pid), { mode: 0o600 });
+    await writeFileDurably(join(dir, SPOOL_FILES.sessionKey), sessionKeyCert, dir);
+    await writeFileDurably(join(dir, SPOOL_FILES.meta), JSON.stringify(meta) + '\n', dir);
+    for (const name of [SPOOL_FILES.cast, SPOOL_FILES.notes]) await (await open(join(dir, name), 'ax', 0o600)).close();
+    await fsyncDir(dir);
+    return dir;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`session ${meta.sessionId} already has a spool in ${root}`);
+    throw new SpoolWriteError(dir, error);
   }
+}
 
-  /** Creates the spool folder and its files. Throws SpoolWriteError when the disk refuses. */
-  static async create(root: string, meta: SpoolMeta, sessionKeyCert: Uint8Array): Promise<Spool> {
-    const dir = join(root, meta.sessionId);
-    try {
-      await makeDirectory(root);
-      await mkdir(dir, { mode: 0o700 }); // fails if the id is taken: never two sessions in one spool
-      await writeFile(join(dir, SPOOL_FILES.owner), ownerRecord(process.pid), { mode: 0o600 });
-      await writeFileDurably(join(dir, SPOOL_FILES.sessionKey), sessionKeyCert, dir);
-      await writeFileDurably(join(dir, SPOOL_FILES.meta), JSON.stringify(meta) + '\n', dir);
-      const cast = await open(join(dir, SPOOL_FILES.cast), 'ax', 0o600);
-      const notes = await open(join(dir, SPOOL_FILES.notes), 'ax', 0o600);
-      await fsyncDir(dir);
-      return new Spool(dir, cast, notes);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`session ${meta.sessionId} already has a spool in ${root}`);
-      throw new SpoolWriteError(dir, error);
-    }
-  }
-
-  get failure(): SpoolWriteError | undefined {
-    return this.#failure;
-  }
-
-  onFailure(listener: (error: SpoolWriteError) => void): void {
-    this.#failureListeners.push(listener);
-  }
-
-  get pendingBytes(): number {
-    return this.cast.pendingBytes + this.notes.pendingBytes;
-  }
-
-  async close(): Promise<void> {
-    await this.cast.close();
-    await this.notes.close();
-  }
-
-  /** Removes the spool once its bundle is safely on disk. */
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-  }
+/** Removes a spool once its bundle is safely on disk. */
+export async function removeSpool(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
 }

@@ -1,7 +1,8 @@
 /** Byte helpers shared by the format code. Pure: no Buffer, no DOM. */
 
 const utf8Encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: keep a byte-order mark as a character, so that text and bytes stay one-to-one.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);

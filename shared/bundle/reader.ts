@@ -5,7 +5,7 @@
 import { CAST_ENTRY, MAX_CAST_LINE_BYTES, parseEvent, parseHeader, type CastEvent, type CastHeader } from './asciicast.ts';
 import { decodeUtf8Strict } from './bytes.ts';
 import { FormatError } from './errors.ts';
-import { readZip, type ZipLimits } from './zip.ts';
+import { readZip, type ZipCodec, type ZipLimits } from './zip.ts';
 
 /**
  * Yields each complete line of `cast` (without its "\n") as a view, with its
@@ -58,8 +58,12 @@ export function parseRecording(cast: Uint8Array): { header: CastHeader; events: 
 export { lineText as castLineText };
 
 /** Opens a bundle and parses its recording. */
-export function readRecording(bundle: Uint8Array, limits?: Partial<ZipLimits>): { header: CastHeader; events: CastEvent[]; tornBytes: number } {
-  const entries = readZip(bundle, limits);
+export function readRecording(
+  bundle: Uint8Array,
+  limits?: Partial<ZipLimits>,
+  codec?: ZipCodec,
+): { header: CastHeader; events: CastEvent[]; tornBytes: number } {
+  const entries = readZip(bundle, limits, codec);
   const cast = entries.get(CAST_ENTRY);
   if (cast === undefined) throw new FormatError('entry-missing', `bundle has no ${CAST_ENTRY}`, { entry: CAST_ENTRY });
   return parseRecording(cast);

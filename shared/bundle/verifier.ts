@@ -29,7 +29,7 @@ import {
 import { MerkleAccumulator } from './merkle.ts';
 import { NOTES_ENTRY, parseCheckpoint, parseNote, splitNotes, verifyNoteSignature, type CheckpointBody } from './note.ts';
 import { castLines } from './reader.ts';
-import { readZip, type ZipLimits } from './zip.ts';
+import { readZip, type ZipCodec, type ZipLimits } from './zip.ts';
 
 /** Overall verdicts, most specific first (the report's status is that of the first finding in this order). */
 export const STATUS_PRECEDENCE = [
@@ -95,6 +95,8 @@ export interface VerifyOptions {
   readonly trustRoot?: TrustRoot;
   readonly suite?: CryptoSuite;
   readonly zipLimits?: Partial<ZipLimits>;
+  /** Native inflate and CRC-32 where the platform has them (Node: recorder/node-zip.ts). */
+  readonly zipCodec?: ZipCodec;
 }
 
 const KNOWN_ENTRIES = new Set([MANIFEST_ENTRY, CAST_ENTRY, NOTES_ENTRY, SESSION_KEY_ENTRY, DEVICE_CERT_ENTRY]);
@@ -311,6 +313,11 @@ function checkRecording(
     }
   };
   compareDue(); // a checkpoint of size 0 would cover the empty tree
+  // One strict decode of the whole file is much cheaper than one per line; lines map one to
+  // one (UTF-8 never encodes "\n" inside a character). Only an invalid file is decoded per line,
+  // to name the bad line.
+  const castText = decodeUtf8Strict(cast);
+  let textPos = 0;
   const lines = castLines(cast);
   let tornBytes = 0;
   for (;;) {
@@ -321,6 +328,12 @@ function checkRecording(
     }
     const { index, bytes } = step.value;
     acc.appendLine(bytes);
+    let text: string | undefined;
+    if (castText !== undefined) {
+      const end = castText.indexOf('\n', textPos);
+      text = castText.slice(textPos, end);
+      textPos = end + 1;
+    }
     if (!parseFailed && index < sealSize) {
       const lineNo = index + 1;
       try {
@@ -330,7 +343,7 @@ function checkRecording(
             line: lineNo,
           });
         }
-        const text = decodeUtf8Strict(bytes);
+        text ??= decodeUtf8Strict(bytes);
         if (text === undefined) throw new FormatError('invalid-utf8', `${CAST_ENTRY} line ${lineNo} is not valid UTF-8`, { entry: CAST_ENTRY, line: lineNo });
         if (index === 0) header = parseHeader(text);
         else {
@@ -439,7 +452,7 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
   // §7.1 container
   let entries: Map<string, Uint8Array>;
   try {
-    entries = readZip(bundle, options.zipLimits);
+    entries = readZip(bundle, options.zipLimits, options.zipCodec);
   } catch (error) {
     findings.fromError(error);
     return done();

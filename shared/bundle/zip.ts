@@ -438,7 +438,7 @@ interface Eocd {
  * Memory: each entry's declared uncompressed size is allocated before it is
  * inflated, so `limits` bound what a hostile file can make this allocate.
  */
-export function readZip(bytes: Uint8Array, limits?: Partial<ZipLimits>): Map<string, Uint8Array> {
+export function readZip(bytes: Uint8Array, limits?: Partial<ZipLimits>, codec?: ZipCodec): Map<string, Uint8Array> {
   const effective = resolveLimits(limits);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const eocd = findEocd(bytes, view);
@@ -447,7 +447,7 @@ export function readZip(bytes: Uint8Array, limits?: Partial<ZipLimits>): Map<str
   const extents = entries.map((entry) => readLocalHeader(bytes, view, entry, eocd.cdOffset));
   checkNoOverlap(extents);
   const result = new Map<string, Uint8Array>();
-  for (const extent of extents) result.set(extent.entry.name, extractEntry(bytes, extent));
+  for (const extent of extents) result.set(extent.entry.name, extractEntry(bytes, extent, codec));
   return result;
 }
 
@@ -760,12 +760,17 @@ function checkNoOverlap(extents: readonly EntryExtent[]): void {
   }
 }
 
-function extractEntry(bytes: Uint8Array, extent: EntryExtent): Uint8Array {
+function extractEntry(bytes: Uint8Array, extent: EntryExtent, codec: ZipCodec | undefined): Uint8Array {
   const { entry } = extent;
   const compressed = bytes.subarray(extent.dataStart, extent.end);
   // Stored data is copied so the result does not alias (or keep alive) the caller's buffer.
-  const data = entry.method === METHOD_STORED ? compressed.slice() : inflateExactly(compressed, entry.size, entry.name);
-  const actual = crc32(data);
+  const data =
+    entry.method === METHOD_STORED
+      ? compressed.slice()
+      : codec === undefined
+        ? inflateExactly(compressed, entry.size, entry.name)
+        : inflateWithCodec(codec, compressed, entry.size, entry.name);
+  const actual = codec === undefined ? crc32(data) : codec.crc32(data);
   if (actual !== entry.crc) {
     throw new FormatError(
       'zip-crc-mismatch',
@@ -778,6 +783,32 @@ function extractEntry(bytes: Uint8Array, extent: EntryExtent): Uint8Array {
 
 function hex32(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * A native inflater and CRC-32 (node:zlib) that a caller may lend readZip: the
+ * pure-JS defaults run everywhere but several times slower. The codec must
+ * stop at `limit` bytes of output and then answer 'too-large'.
+ */
+export interface ZipCodec {
+  inflateRaw(compressed: Uint8Array, limit: number): Uint8Array | 'too-large';
+  crc32(data: Uint8Array): number;
+}
+
+function inflateWithCodec(codec: ZipCodec, compressed: Uint8Array, size: number, name: string): Uint8Array {
+  let out: Uint8Array | 'too-large';
+  try {
+    // One byte of headroom: a stream that fills it is longer than it declares.
+    out = codec.inflateRaw(compressed, size + 1);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw malformed(`zip entry ${quote(name)} has corrupt deflate data (${reason})`, name);
+  }
+  if (out === 'too-large' || out.length > size) {
+    throw new FormatError('zip-bomb', `zip entry ${quote(name)} inflates past the ${size}-byte size it declares (lying header)`, { entry: name });
+  }
+  if (out.length !== size) throw malformed(`zip entry ${quote(name)} inflates to ${out.length} bytes but declares ${size}`, name);
+  return out;
 }
 
 const MIN_INFLATE_CHUNK = 1024;

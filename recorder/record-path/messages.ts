@@ -1,0 +1,45 @@
+/**
+ * The contract between a session's pty thread and its record-path worker
+ * thread, inside the recorder process. The pty thread stamps every event with
+ * its own clock (performance.now()), so intervals do not depend on when the
+ * worker gets to them.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { CastHeader, CheckpointKind } from '../../shared/bundle/index.ts';
+import type { RedactionPolicyRef } from '../protocol.ts';
+
+export interface RecordWorkerData {
+  readonly spoolDir: string;
+  readonly header: CastHeader;
+  readonly origin: string;
+  /** C2SP note key name of the session key. */
+  readonly keyName: string;
+  /** The session's private key: it exists only in this process and never touches the disk. */
+  readonly sessionKey: KeyObject;
+  readonly sessionPublicKey: Uint8Array;
+  /** SHA-256 of keys/session-key.dsse.json: the first checkpoint's `prev`. */
+  readonly firstPrev: Uint8Array;
+  readonly policy: RedactionPolicyRef;
+  readonly knownSecrets: readonly string[];
+  /** performance.now() in the pty thread when the header was written (time 0 of the recording). */
+  readonly startAt: number;
+}
+
+export type ToRecordWorker =
+  | { readonly t: 'output'; readonly data: Uint8Array; readonly at: number }
+  | { readonly t: 'input'; readonly text: string; readonly at: number }
+  | { readonly t: 'resize'; readonly cols: number; readonly rows: number; readonly at: number }
+  /** The program has exited with this status: write the exit event and seal. */
+  | { readonly t: 'end'; readonly status: number; readonly at: number };
+
+export type FromRecordWorker =
+  /** The spool files are open and the header is queued: the program may start. */
+  | { readonly t: 'ready' }
+  | { readonly t: 'checkpoint'; readonly kind: CheckpointKind; readonly size: number; readonly note: string }
+  /** Raw output bytes whose lines are now in the spool file (for backpressure). */
+  | { readonly t: 'progress'; readonly recorded: number }
+  /** The recording reached MAX_RECORDING_BYTES: the session must end. */
+  | { readonly t: 'limit' }
+  /** The spool refused a write: the session must end at once (fail closed). */
+  | { readonly t: 'failed'; readonly message: string }
+  | { readonly t: 'sealed'; readonly redactionCounts: Record<string, number> };

@@ -1,0 +1,266 @@
+/**
+ * The record path of one session, run in its own worker thread so that the
+ * pty thread only moves bytes (display path, keystrokes) and the recording
+ * uses the second core:
+ *
+ *   output bytes → UTF-8 decode → redaction → asciicast line → Merkle leaf → spool
+ *
+ * Output that arrives within one event-loop turn becomes one event line (up to
+ * MAX_EVENT_CHARS), which keeps lines few and large under heavy output while a
+ * keystroke's echo still gets its own event. Checkpoints (signed notes over the
+ * Merkle root) fall due on every input, every 250 ms or 1 MiB of output, every
+ * resize and marker, and at the end (the seal); the cast is fdatasync'ed before
+ * the checkpoint that covers it.
+ */
+import { sign, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  MerkleAccumulator,
+  formatCheckpoint,
+  serializeEvent,
+  serializeHeader,
+  signNote,
+  utf8,
+  type CastEvent,
+  type CheckpointKind,
+  type Ed25519Signer,
+} from '../../shared/bundle/index.ts';
+import { nodeSuite } from '../node-crypto.ts';
+import { passThroughRedactor, type RedactedPiece, type Redactor } from '../redaction.ts';
+import { AppendLog, SPOOL_FILES, type SpoolWriteError } from '../spool.ts';
+import type { FromRecordWorker, RecordWorkerData } from './messages.ts';
+
+export const CHECKPOINT_INTERVAL_MS = 250;
+export const CHECKPOINT_OUTPUT_BYTES = 1024 * 1024;
+/** Output data per event line: keeps every line far below the format's 1 MiB cap even when JSON-escaped. */
+export const MAX_EVENT_CHARS = 16 * 1024;
+/**
+ * A bundle entry must fit the readers' 2 GiB cap (shared/bundle/zip.ts). Past
+ * this many bytes of recording the session is ended and sealed with a message,
+ * rather than going on unrecorded or producing a bundle nobody can open.
+ */
+export const MAX_RECORDING_BYTES = 2 ** 31 - 64 * 1024 * 1024;
+
+function keySigner(privateKey: KeyObject, publicKey: Uint8Array): Ed25519Signer {
+  return { publicKey, sign: (message) => new Uint8Array(sign(null, message, privateKey)) };
+}
+
+export class RecordPipeline {
+  readonly #data: RecordWorkerData;
+  readonly #post: (message: FromRecordWorker) => void;
+  readonly #cast: AppendLog;
+  readonly #notes: AppendLog;
+  readonly #signer: Ed25519Signer;
+  readonly #tree = new MerkleAccumulator(nodeSuite);
+  readonly #decoder = new TextDecoder('utf-8');
+  readonly #redactor: Redactor;
+  #lastAt: number;
+  #pendingText = '';
+  #pendingAt = 0;
+  #pendingScheduled = false;
+  #rawOutput = 0;
+  /** [cast bytes appended, raw output bytes] marks, to report progress as writes land. */
+  #marks: [number, number][] = [];
+  #prevHash: Uint8Array;
+  #checkpointedSize = 0;
+  #outputSinceCheckpoint = 0;
+  #dueKind: CheckpointKind | undefined;
+  #checkpointLoop: Promise<void> | undefined;
+  readonly #timer: NodeJS.Timeout;
+  #failed = false;
+  #limited = false;
+  #ended = false;
+
+  private constructor(data: RecordWorkerData, post: (message: FromRecordWorker) => void, cast: AppendLog, notes: AppendLog) {
+    this.#data = data;
+    this.#post = post;
+    this.#cast = cast;
+    this.#notes = notes;
+    this.#signer = keySigner(data.sessionKey, data.sessionPublicKey);
+    this.#redactor = passThroughRedactor(data.policy, data.knownSecrets);
+    this.#lastAt = data.startAt;
+    this.#prevHash = data.firstPrev;
+    cast.onWritten = (written) => this.#reportProgress(written);
+    this.#timer = setInterval(() => {
+      if (this.#tree.size > this.#checkpointedSize) this.#requestCheckpoint('interval');
+    }, CHECKPOINT_INTERVAL_MS);
+  }
+
+  /** Opens the spool's logs and writes the header. Throws SpoolWriteError if the disk refuses. */
+  static async start(data: RecordWorkerData, post: (message: FromRecordWorker) => void): Promise<RecordPipeline> {
+    let pipeline: RecordPipeline | undefined;
+    const onFailure = (error: SpoolWriteError): void => {
+      if (pipeline !== undefined) pipeline.#fail(error);
+    };
+    const cast = await AppendLog.open(join(data.spoolDir, SPOOL_FILES.cast), onFailure);
+    const notes = await AppendLog.open(join(data.spoolDir, SPOOL_FILES.notes), onFailure);
+    pipeline = new RecordPipeline(data, post, cast, notes);
+    pipeline.#appendLine(serializeHeader(data.header));
+    pipeline.#requestCheckpoint('open');
+    return pipeline;
+  }
+
+  // -- events from the pty thread ---------------------------------------------
+
+  output(data: Uint8Array, at: number): void {
+    if (this.#stopped) return;
+    this.#rawOutput += data.length;
+    this.#takeOutput(this.#redactor.output(this.#decoder.decode(data, { stream: true })), at);
+    this.#outputSinceCheckpoint += data.length;
+    if (this.#outputSinceCheckpoint >= CHECKPOINT_OUTPUT_BYTES) this.#requestCheckpoint('size');
+    this.#marks.push([this.#cast.appendedBytes, this.#rawOutput]);
+    if (this.#cast.appendedBytes >= MAX_RECORDING_BYTES) {
+      this.#limited = true;
+      this.#post({ t: 'limit' });
+    }
+  }
+
+  input(text: string, at: number): void {
+    if (this.#stopped) return;
+    this.#flushOutput();
+    this.#recordPieces('i', this.#redactor.input(text), at);
+    this.#requestCheckpoint('input');
+  }
+
+  resize(cols: number, rows: number, at: number): void {
+    if (this.#stopped) return;
+    this.#flushOutput();
+    this.#record({ interval: this.#intervalTo(at), code: 'r', data: `${cols}x${rows}` });
+    this.#requestCheckpoint('resize');
+  }
+
+  /** The program exited: record what is left, the exit event, and the seal. */
+  async end(status: number, at: number): Promise<void> {
+    if (this.#ended || this.#failed) return;
+    this.#ended = true;
+    clearInterval(this.#timer);
+    this.#takeOutput(this.#redactor.output(this.#decoder.decode()), at);
+    this.#takeOutput(this.#redactor.flush(), at);
+    this.#flushOutput();
+    this.#record({ interval: this.#intervalTo(at), code: 'x', data: String(status) });
+    this.#requestCheckpoint('seal');
+    while (this.#checkpointLoop !== undefined) await this.#checkpointLoop;
+    await this.#cast.close();
+    await this.#notes.close();
+    if (!this.#failed) this.#post({ t: 'sealed', redactionCounts: this.#redactor.counts() });
+  }
+
+  get #stopped(): boolean {
+    return this.#ended || this.#failed || this.#limited;
+  }
+
+  // -- lines ------------------------------------------------------------------
+
+  /** Output text waits for the end of this turn so that a burst becomes one event. */
+  #takeOutput(pieces: readonly RedactedPiece[], at: number): void {
+    for (const piece of pieces) {
+      if (piece.kind === 'marker') {
+        this.#flushOutput();
+        this.#record({ interval: this.#intervalTo(at), code: 'm', data: piece.label });
+        this.#requestCheckpoint('marker');
+        continue;
+      }
+      if (piece.text.length === 0) continue;
+      if (this.#pendingText.length === 0) this.#pendingAt = at;
+      this.#pendingText += piece.text;
+      if (this.#pendingText.length >= MAX_EVENT_CHARS) this.#flushOutput();
+    }
+    if (this.#pendingText.length > 0 && !this.#pendingScheduled) {
+      this.#pendingScheduled = true;
+      setImmediate(() => {
+        this.#pendingScheduled = false;
+        this.#flushOutput();
+      });
+    }
+  }
+
+  #flushOutput(): void {
+    const text = this.#pendingText;
+    if (text.length === 0) return;
+    this.#pendingText = '';
+    let interval = this.#intervalTo(this.#pendingAt);
+    let start = 0;
+    while (start < text.length) {
+      let end = Math.min(start + MAX_EVENT_CHARS, text.length);
+      const code = text.charCodeAt(end - 1);
+      if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--; // never split a surrogate pair
+      this.#record({ interval, code: 'o', data: text.slice(start, end) });
+      interval = 0;
+      start = end;
+    }
+  }
+
+  #recordPieces(code: 'i', pieces: readonly RedactedPiece[], at: number): void {
+    for (const piece of pieces) {
+      if (piece.kind === 'marker') {
+        this.#record({ interval: this.#intervalTo(at), code: 'm', data: piece.label });
+        this.#requestCheckpoint('marker');
+      } else if (piece.text.length > 0) {
+        this.#record({ interval: this.#intervalTo(at), code, data: piece.text });
+      }
+    }
+  }
+
+  #intervalTo(at: number): number {
+    const interval = Math.max(0, at - this.#lastAt) / 1000;
+    this.#lastAt = Math.max(this.#lastAt, at);
+    return interval;
+  }
+
+  #record(event: CastEvent): void {
+    this.#appendLine(serializeEvent(event));
+  }
+
+  #appendLine(text: string): void {
+    if (this.#failed) return;
+    this.#tree.appendLine(this.#cast.appendLine(text));
+  }
+
+  #reportProgress(written: number): void {
+    let recorded = -1;
+    while (this.#marks.length > 0 && this.#marks[0]![0] <= written) recorded = this.#marks.shift()![1];
+    if (recorded >= 0) this.#post({ t: 'progress', recorded });
+  }
+
+  // -- checkpoints ------------------------------------------------------------
+
+  #requestCheckpoint(kind: CheckpointKind): void {
+    // A seal outranks everything; otherwise the latest reason is as good as any.
+    if (this.#dueKind !== 'seal') this.#dueKind = kind;
+    this.#checkpointLoop ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#runCheckpoints());
+  }
+
+  async #runCheckpoints(): Promise<void> {
+    try {
+      while (this.#dueKind !== undefined && !this.#failed) {
+        const kind = this.#dueKind;
+        this.#dueKind = undefined;
+        if (kind !== 'seal') this.#flushOutput();
+        const size = this.#tree.size;
+        if (size === this.#checkpointedSize && kind !== 'seal' && kind !== 'open') continue;
+        const root = this.#tree.root();
+        const outputCovered = this.#outputSinceCheckpoint;
+        await this.#cast.sync(); // the data first, then the checkpoint that covers it
+        const text = formatCheckpoint({ origin: this.#data.origin, size, root, kind, time: Date.now(), prev: this.#prevHash });
+        const note = signNote(nodeSuite, text, this.#data.keyName, this.#signer);
+        this.#notes.appendBytes(utf8(note + '\n'));
+        await this.#notes.sync();
+        this.#prevHash = nodeSuite.sha256(utf8(text)); // the signed text: cosignatures may be added to notes later
+        this.#checkpointedSize = size;
+        this.#outputSinceCheckpoint -= outputCovered;
+        this.#post({ t: 'checkpoint', kind, size, note });
+      }
+    } catch {
+      // A spool failure has been reported by #fail.
+    } finally {
+      this.#checkpointLoop = undefined;
+    }
+  }
+
+  #fail(error: SpoolWriteError): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    clearInterval(this.#timer);
+    this.#post({ t: 'failed', message: error.message });
+  }
+}
