@@ -88,13 +88,13 @@ export class RecordPipeline {
 
   /** Opens the spool's logs and writes the header. Throws SpoolWriteError if the disk refuses. */
   static async start(data: RecordWorkerData, post: (message: FromRecordWorker) => void): Promise<RecordPipeline> {
-    let pipeline: RecordPipeline | undefined;
-    const onFailure = (error: SpoolWriteError): void => {
-      if (pipeline !== undefined) pipeline.#fail(error);
-    };
+    // The logs report failures to the pipeline, which does not exist until they are open.
+    const holder: { pipeline?: RecordPipeline } = {};
+    const onFailure = (error: SpoolWriteError): void => holder.pipeline?.fail(error);
     const cast = await AppendLog.open(join(data.spoolDir, SPOOL_FILES.cast), onFailure);
     const notes = await AppendLog.open(join(data.spoolDir, SPOOL_FILES.notes), onFailure);
-    pipeline = new RecordPipeline(data, post, cast, notes);
+    const pipeline = new RecordPipeline(data, post, cast, notes);
+    holder.pipeline = pipeline;
     pipeline.#appendLine(serializeHeader(data.header));
     pipeline.#requestCheckpoint('open');
     return pipeline;
@@ -257,7 +257,8 @@ export class RecordPipeline {
     }
   }
 
-  #fail(error: SpoolWriteError): void {
+  /** The spool refused a write: stop recording and tell the pty thread (fail closed). */
+  fail(error: SpoolWriteError): void {
     if (this.#failed) return;
     this.#failed = true;
     clearInterval(this.#timer);
