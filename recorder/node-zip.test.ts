@@ -51,9 +51,9 @@ test('node:zlib reports a stream shorter than declared, corrupt deflate data, an
   const data = new TextEncoder().encode('x'.repeat(5000));
   assert.equal(codeOf(() => readZip(zipDeclaring(data, 6000), { maxRatio: 1e9 }, nodeZipCodec)), 'zip-malformed');
   const corrupt = writeZip([{ name: 'a', data, compress: true }]);
-  corrupt[30 + 1 + 2] ^= 0xff; // inside the deflate stream of entry "a" (local header is 30 bytes + name)
+  corrupt[30 + 1 + 2]! ^= 0xff; // inside the deflate stream of entry "a" (local header is 30 bytes + name)
   assert.match(codeOf(() => readZip(corrupt, undefined, nodeZipCodec)), /^zip-(malformed|crc-mismatch|bomb)$/);
   const stored = writeZip([{ name: 'a', data, compress: false }]);
-  stored[31 + 10] ^= 0x01; // a byte of stored data: only the CRC can tell
+  stored[31 + 10]! ^= 0x01; // a byte of stored data: only the CRC can tell
   assert.equal(codeOf(() => readZip(stored, undefined, nodeZipCodec)), 'zip-crc-mismatch');
 });
