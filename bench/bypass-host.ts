@@ -1,100 +1,131 @@
 /**
- * A stand-in for the recorder process with the recording taken out: forked the
- * same way (Node IPC, `serialization: 'advanced'`), it owns one pty and relays
- * its bytes as the same `output` events, and `input` calls to the pty. No
- * redaction, no Merkle tree, no spool, no checkpoints, no schema validation.
+ * A stand-in for the recorder process with the recording taken out, driven by
+ * the real RecorderClient (bench/transports.ts) over the same channel (Node
+ * IPC, `serialization: 'advanced'`). It does what the recorder's main thread
+ * does on the display path and nothing else:
  *
- * It is the baseline that separates "the pty lives in another process" (which
- * the architecture requires in every configuration) from what recording adds.
+ *   - every call is validated against the recorder protocol (RecorderCallSchema), as recorder/host.ts does;
+ *   - each pty read becomes one `output` event at once (recorder/session.ts #onOutput: one IPC message per read);
+ *   - `input` goes to the pty; `ack` is honoured with the recorder's display watermarks (the pty is
+ *     paused past DISPLAY_HIGH_WATER unacknowledged bytes and resumed at DISPLAY_LOW_WATER);
+ *   - `exit` follows the pty's exit after the same 20 ms grace.
  *
- * With `--coalesce`, the chunks node-pty delivers in one turn of the event
- * loop are sent as one message (flushed by setImmediate, right after the poll
- * phase that read them): an experiment that shows what batching the display
- * path would save, not something the recorder does today.
+ * No worker thread, no copy of the bytes for it, no redaction, hashing, spool,
+ * checkpoints or seal. It is the baseline that separates "the pty lives in
+ * another process" (which the architecture requires in every configuration:
+ * node-pty cannot run in a sandboxed renderer) from what recording adds.
  *
- *   node bench/bypass-host.ts [--coalesce]      (started by bench/transports.ts)
+ *   node bench/bypass-host.ts      (started by bench/transports.ts)
  */
 import * as pty from 'node-pty';
+import { RecorderCallSchema, type OpenCall, type RecorderEvent } from '../recorder/protocol.ts';
+import { DISPLAY_HIGH_WATER } from '../recorder/session.ts';
 
-interface OpenCall {
-  readonly type: 'open';
-  readonly sessionId: string;
-  readonly command: string;
-  readonly args: string[];
-  readonly cwd: string;
-  readonly env: Record<string, string>;
-  readonly cols: number;
-  readonly rows: number;
-}
-
-type Call = OpenCall | { type: 'input'; sessionId: string; data: string } | { type: 'close'; sessionId: string };
+/** recorder/session.ts DISPLAY_LOW_WATER (not exported). */
+const DISPLAY_LOW_WATER = 1024 * 1024;
+/** recorder/session.ts EXIT_GRACE_MS (not exported). */
+const EXIT_GRACE_MS = 20;
 
 if (process.send === undefined) {
-  process.stderr.write('bench/bypass-host.ts: start me over an IPC channel (bench/bypass-client.ts does this)\n');
+  process.stderr.write('bench/bypass-host.ts: start me over an IPC channel (bench/transports.ts does this)\n');
   process.exit(2);
 }
-const send = (message: unknown): void => {
-  process.send?.(message);
+const send = (event: RecorderEvent): void => {
+  if (process.connected) process.send?.(event);
 };
 
-const coalesce = process.argv.includes('--coalesce');
-const sessions = new Map<string, pty.IPty>();
+class Relay {
+  readonly #id: string;
+  readonly #term: pty.IPty;
+  #unacked = 0;
+  #paused = false;
 
-/** Sends output at once, or (--coalesce) gathers what arrives in one event-loop turn into one message. */
-function outputSender(sessionId: string): (bytes: Buffer) => void {
-  if (!coalesce) {
-    return (bytes) => send({ type: 'output', sessionId, data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+  constructor(call: OpenCall) {
+    this.#id = call.sessionId;
+    this.#term = pty.spawn(call.command, call.args, {
+      name: call.env['TERM'] ?? 'xterm-256color',
+      cols: call.cols,
+      rows: call.rows,
+      cwd: call.cwd,
+      env: call.env,
+      encoding: null,
+    });
+    this.#term.onData((data) => this.#onOutput(data as unknown as Buffer));
+    this.#term.onExit(({ exitCode, signal }) => {
+      setTimeout(() => {
+        relays.delete(this.#id);
+        send({ type: 'exit', sessionId: this.#id, exitCode, signal: signal ?? null });
+      }, EXIT_GRACE_MS);
+    });
   }
-  let pending: Buffer[] = [];
-  const flush = (): void => {
-    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-    pending = [];
-    send({ type: 'output', sessionId, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
-  };
-  return (bytes) => {
-    if (pending.length === 0) setImmediate(flush);
-    pending.push(bytes);
-  };
+
+  #onOutput(data: Buffer): void {
+    send({ type: 'output', sessionId: this.#id, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    this.#unacked += data.byteLength;
+    this.#updateFlow();
+  }
+
+  input(data: string): void {
+    this.#term.write(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.#term.resize(cols, rows);
+  }
+
+  ack(bytes: number): void {
+    this.#unacked = Math.max(0, this.#unacked - bytes);
+    this.#updateFlow();
+  }
+
+  close(): void {
+    this.#term.kill('SIGHUP');
+  }
+
+  #updateFlow(): void {
+    if (!this.#paused && this.#unacked > DISPLAY_HIGH_WATER) {
+      this.#paused = true;
+      this.#term.pause();
+    } else if (this.#paused && this.#unacked <= DISPLAY_LOW_WATER) {
+      this.#paused = false;
+      this.#term.resume();
+    }
+  }
 }
 
-function open(call: OpenCall): void {
-  const term = pty.spawn(call.command, call.args, {
-    name: call.env['TERM'] ?? 'xterm-256color',
-    cols: call.cols,
-    rows: call.rows,
-    cwd: call.cwd,
-    env: call.env,
-    encoding: null,
-  });
-  sessions.set(call.sessionId, term);
-  const output = outputSender(call.sessionId);
-  term.onData((data) => output(data as unknown as Buffer));
-  term.onExit(({ exitCode, signal }) => {
-    // Same grace as the recorder: node-pty may deliver the last output just after exit.
-    setTimeout(() => {
-      sessions.delete(call.sessionId);
-      send({ type: 'exit', sessionId: call.sessionId, exitCode, signal: signal ?? null });
-    }, 20);
-  });
-}
+const relays = new Map<string, Relay>();
 
-process.on('message', (message: Call) => {
-  switch (message.type) {
-    case 'open':
-      open(message);
-      break;
+process.on('message', (message: unknown) => {
+  const parsed = RecorderCallSchema.safeParse(message);
+  if (!parsed.success) {
+    send({ type: 'error', code: 'invalid-call', message: 'bench/bypass-host.ts refused a message', fatal: false });
+    return;
+  }
+  const call = parsed.data;
+  if (call.type === 'open') {
+    relays.set(call.sessionId, new Relay(call));
+    return;
+  }
+  const relay = relays.get(call.sessionId);
+  switch (call.type) {
     case 'input':
-      sessions.get(message.sessionId)?.write(message.data);
+      relay?.input(call.data);
+      break;
+    case 'resize':
+      relay?.resize(call.cols, call.rows);
       break;
     case 'close':
-      sessions.get(message.sessionId)?.kill('SIGHUP');
+      relay?.close();
+      break;
+    case 'ack':
+      relay?.ack(call.bytes);
       break;
     default:
-      message satisfies never;
+      call satisfies never;
   }
 });
 process.on('disconnect', () => {
-  for (const term of sessions.values()) term.kill('SIGHUP');
+  for (const relay of relays.values()) relay.close();
   process.exit(0);
 });
-send({ type: 'ready', pid: process.pid });
+send({ type: 'ready', deviceKeyId: 'bench-bypass-host', pid: process.pid });

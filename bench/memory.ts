@@ -3,11 +3,16 @@
  * output recorded, the recorder process's RSS (VmRSS) sampled every 100 ms.
  *
  *   baseline   bench/bypass-host.ts: a forked node-pty process relaying the same
- *              bytes over the same IPC channel, nothing recorded
+ *              bytes through the same RecorderClient and IPC channel (acks, display
+ *              watermarks), nothing recorded
  *   candidate  the recorder, recording them
  *
  * Reported: RSS when 10 %, 50 % and 90 % of the bytes had arrived, the peak, and
- * the slope between 10 % and 90 % (MB of RSS per GB recorded; flat is the goal).
+ * the slope between 10 % and 90 % (MB of RSS per GB recorded; flat is the goal):
+ * both the raw slope of each process and the recorder's slope above the
+ * baseline's. The goal is judged on the latter (the same Node/V8 runtime grows
+ * its heap to working size in any long session, with or without recording); the
+ * raw slope is printed beside it so that nothing is hidden.
  * Packing the bundle after the exit is reported on its own. The temp folder
  * (corpus, ~1.1 GB spool, bundle) is deleted at the end.
  *
@@ -89,9 +94,10 @@ function rss(bytes: number): string {
 
 async function main(): Promise<void> {
   const report = new Report('memory', `memory: RSS of the pty-owning process over a ${mb(STREAM_BYTES, 0)} session${quick ? ' (--quick)' : ''}`, [
-    'baseline:  bypass host (forked node-pty process relaying the bytes over the same IPC channel, nothing recorded)',
-    'candidate: the recorder process (display path + record path + spool + checkpoints)',
+    'baseline:  bypass host (forked node-pty process relaying the bytes through the same RecorderClient and IPC channel, nothing recorded)',
+    'candidate: the recorder process (display path + record-path worker + spool + checkpoints)',
     `VmRSS from /proc/<pid>/status every ${SAMPLE_MS} ms; "at N %" = first sample after N % of the bytes had arrived; slope = (RSS at 90 % − RSS at 10 %) / GB recorded`,
+    `JUDGED ON: the recorder's slope minus the bypass host's slope (two samples, 10 % → 90 %) < ${GOAL_SLOPE_MB_PER_GB} MB/GB; the raw slopes are printed too`,
     'packing the bundle after the exit is sampled and reported separately',
   ]);
   const workspace = createWorkspace('memory');
@@ -118,10 +124,15 @@ async function main(): Promise<void> {
     const slopeCand = slope(candidate);
     const excess = slopeCand - slopeBase;
     const signed = (value: number): string => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)} MB/GB`;
-    report.info('slope 10 % → 90 %, two samples (MB RSS/GB)', `${slopeBase.toFixed(1)} MB/GB`, `${slopeCand.toFixed(1)} MB/GB`, signed(excess));
     // The baseline runs the same Node/V8 runtime, whose heap grows to its working size during the first
     // part of any session; the recorder's own growth is what it adds on top of that.
-    report.goal('slope added by the recorder (cand. − base.)', `${slopeBase.toFixed(1)} MB/GB`, `${slopeCand.toFixed(1)} MB/GB`, signed(excess), `< ${GOAL_SLOPE_MB_PER_GB} MB/GB`, excess < GOAL_SLOPE_MB_PER_GB);
+    report.goal('RSS slope ABOVE bypass (judged; 10 %→90 %)', `${slopeBase.toFixed(1)} MB/GB (bypass)`, `${slopeCand.toFixed(1)} MB/GB`, `${signed(excess)} above`, `< +${GOAL_SLOPE_MB_PER_GB} MB/GB above`, excess < GOAL_SLOPE_MB_PER_GB);
+    report.info(
+      'raw RSS slope of the recorder (not judged)',
+      '—',
+      `${slopeCand.toFixed(1)} MB/GB`,
+      `${slopeCand < GOAL_SLOPE_MB_PER_GB ? 'under' : 'OVER'} ${GOAL_SLOPE_MB_PER_GB} MB/GB raw`,
+    );
     const late = (p: Profile): number => (rssAt(p, 0.9) - rssAt(p, 0.5)) / MB / ((0.4 * p.bytes) / 1e9);
     report.info('slope 50 % → 90 % (after warm-up)', `${late(baseline).toFixed(1)} MB/GB`, `${late(candidate).toFixed(1)} MB/GB`, signed(late(candidate) - late(baseline)));
     const fitBase = fittedSlope(baseline);
@@ -135,7 +146,7 @@ async function main(): Promise<void> {
     console.log(`                                              candidate: ${trace(candidate)}`);
     console.log('');
     report.finish([
-      `goal: the recorder adds < ${GOAL_SLOPE_MB_PER_GB} MB of RSS per GB over the baseline's slope (the raw 10 % → 90 % slope includes V8's heap warm-up, which the baseline shows too).`,
+      `judgement basis: the recorder adds < ${GOAL_SLOPE_MB_PER_GB} MB of RSS per GB over the bypass host's slope, both measured 10 % → 90 % from two samples; the raw slope (which includes V8's heap warm-up, as the baseline's does) is reported beside it, not judged.`,
       'a flat slope means memory does not grow with the length of the session; the peak above the baseline is the recorder\'s fixed cost (buffers, spool queue ≤ 16 MiB, V8 heap headroom).',
       'RSS includes whatever V8 has not yet returned to the OS after garbage collection, so short bumps are normal; a growing trend is not.',
       ...(quick ? ['--quick: 200 MB ends while V8 is still growing its heap to working size; only the full 1 GB run says whether memory is flat.'] : []),

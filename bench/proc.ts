@@ -7,10 +7,22 @@ import { readFileSync } from 'node:fs';
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux we run on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system) the process has used so far; undefined once it is gone. */
+/** CPU seconds (user + system) the process has used so far, all its threads, live and ended; undefined once it is gone. */
 export function cpuSeconds(pid: number): number | undefined {
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU seconds of one thread of a process; `threadCpuSeconds(pid, pid)` is its main thread (on the
+ * recorder: the pty and display path; the record-path worker, libuv's pool and GC helpers are others).
+ */
+export function threadCpuSeconds(pid: number, tid: number): number | undefined {
+  return statCpu(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpu(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name (which may hold spaces) start at ") ": state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;

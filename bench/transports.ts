@@ -3,9 +3,14 @@
  * that baseline and candidate are driven by the same code:
  *
  *   direct    node-pty in this process (no second process at all)
- *   bypass    bench/bypass-host.ts: the pty in a forked child, bytes relayed
- *             over Node IPC ('advanced'), nothing recorded
- *   recorder  the real recorder through RecorderClient: the full record path
+ *   bypass    bench/bypass-host.ts: the pty in a forked child that speaks the
+ *             recorder protocol with the recording taken out
+ *   recorder  the real recorder (recorder/main.ts): display path + record path
+ *
+ * bypass and recorder are both driven by the real RecorderClient (event
+ * validation, automatic acknowledgement of output, batched as the client
+ * batches it) and by the same session code below, so the only difference
+ * between them is what the process at the other end does.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -81,72 +86,7 @@ export function directTransport(): Transport {
   };
 }
 
-// -- bypass ----------------------------------------------------------------------------------
-
-const BYPASS_MAIN = fileURLToPath(new URL('./bypass-host.ts', import.meta.url));
-
-type BypassEvent =
-  | { type: 'ready'; pid: number }
-  | { type: 'output'; sessionId: string; data: Uint8Array }
-  | { type: 'exit'; sessionId: string; exitCode: number; signal: number | null };
-
-/** Forks bench/bypass-host.ts exactly as RecorderClient forks the recorder. */
-export async function bypassTransport(options: { coalesce?: boolean } = {}): Promise<Transport & { readonly coalesce: boolean }> {
-  const coalesce = options.coalesce ?? false;
-  const child: ChildProcess = fork(BYPASS_MAIN, coalesce ? ['--coalesce'] : [], {
-    execPath: process.execPath,
-    serialization: 'advanced',
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const listeners = new Set<(event: BypassEvent) => void>();
-  child.on('message', (message: BypassEvent) => {
-    for (const listener of listeners) listener(message);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<number>((resolve, reject) => {
-    const onReady = (event: BypassEvent): void => {
-      if (event.type === 'ready') {
-        listeners.delete(onReady);
-        resolve(event.pid);
-      }
-    };
-    listeners.add(onReady);
-    void exited.then(() => reject(new Error('bench/bypass-host.ts exited before it was ready')));
-  });
-  return {
-    kind: 'bypass',
-    coalesce,
-    pid: ready,
-    open(spec) {
-      const sessionId = newSessionId();
-      let output: (data: Uint8Array) => void = () => undefined;
-      const sessionExited = new Promise<number>((resolve) => {
-        const onEvent = (event: BypassEvent): void => {
-          if (event.type === 'ready' || event.sessionId !== sessionId) return;
-          if (event.type === 'output') output(event.data);
-          else {
-            listeners.delete(onEvent);
-            resolve(performance.now());
-          }
-        };
-        listeners.add(onEvent);
-      });
-      child.send({ type: 'open', sessionId, command: spec.command, args: spec.args, cwd: process.cwd(), env: ptyEnv(), cols: spec.cols ?? COLS, rows: spec.rows ?? ROWS });
-      return {
-        onOutput: (l) => (output = l),
-        write: (data) => child.send({ type: 'input', sessionId, data }),
-        close: () => child.send({ type: 'close', sessionId }),
-        exited: sessionExited,
-      };
-    },
-    async stop() {
-      if (child.connected) child.disconnect();
-      await exited;
-    },
-  };
-}
-
-// -- recorder --------------------------------------------------------------------------------
+// -- bypass and recorder: one RecorderClient each ----------------------------------------------
 
 /** A promise with its resolve and reject at hand (Promise.withResolvers is ES2024; the project targets ES2023). */
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void } {
@@ -157,6 +97,98 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+interface ClientSessionOptions {
+  /** The recorder writes a bundle here and sends `sealed`; the bypass host does neither. */
+  readonly bundleDir?: string;
+  readonly recordInput: boolean;
+}
+
+/** One session through a RecorderClient: the same `open` call, listeners and acknowledgements for bypass and recorder. */
+function clientSession(client: RecorderClient, spec: CommandSpec, options: ClientSessionOptions): PtySession {
+  const sessionId = newSessionId();
+  const records = options.bundleDir !== undefined;
+  let output: (data: Uint8Array) => void = () => undefined;
+  const exit = deferred<number>();
+  const seal = deferred<Sealed>();
+  seal.promise.catch(() => undefined); // a caller that only awaits `exited` sees a failure there
+  const fail = (error: Error): void => {
+    exit.reject(error);
+    seal.reject(error);
+  };
+  const off = client.on((event: RecorderEvent) => {
+    if (!('sessionId' in event) || event.sessionId !== sessionId) return;
+    switch (event.type) {
+      case 'output':
+        output(event.data);
+        break;
+      case 'exit':
+        exit.resolve(performance.now());
+        if (!records) off();
+        break;
+      case 'sealed':
+        off();
+        seal.resolve({ bundlePath: event.bundlePath, sha256: event.sha256, at: performance.now() });
+        break;
+      case 'error':
+        if (event.fatal) {
+          off();
+          fail(new Error(`${records ? 'recorder' : 'bypass host'}: ${event.code}: ${event.message}`));
+        }
+        break;
+      default:
+        break;
+    }
+  });
+  client.send({
+    type: 'open',
+    sessionId,
+    command: spec.command,
+    args: [...spec.args],
+    cwd: process.cwd(),
+    env: ptyEnv(),
+    cols: spec.cols ?? COLS,
+    rows: spec.rows ?? ROWS,
+    metadata: { purpose: 'benchmark' },
+    knownSecrets: [],
+    redactionPolicy: { version: 'bench', recordInput: options.recordInput },
+    ...(options.bundleDir === undefined ? {} : { bundlePath: join(options.bundleDir, `${sessionId}.custody`) }),
+  });
+  return {
+    onOutput: (l) => (output = l),
+    write: (data) => client.send({ type: 'input', sessionId, data }),
+    close: () => client.send({ type: 'close', sessionId }),
+    exited: exit.promise,
+    ...(records ? { sealed: seal.promise } : {}),
+  };
+}
+
+const BYPASS_MAIN = fileURLToPath(new URL('./bypass-host.ts', import.meta.url));
+
+/**
+ * Forks bench/bypass-host.ts exactly as RecorderClient.start forks the recorder, and wraps the
+ * child in a real RecorderClient. Its constructor is private (clients start the recorder, never
+ * another program), so it is called through Reflect.construct: the benchmark must not carry a copy
+ * of the client's validation and acknowledgement code, or the two transports would drift apart.
+ */
+export async function bypassTransport(): Promise<Transport & { readonly client: RecorderClient }> {
+  if (RecorderClient.length !== 2) throw new Error('RecorderClient\'s constructor is no longer (child, manualAck): update bench/transports.ts bypassTransport');
+  const child: ChildProcess = fork(BYPASS_MAIN, [], {
+    execPath: process.execPath,
+    serialization: 'advanced',
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const manualAck = false; // RecorderClient's default, as in recorderTransport
+  const client = Reflect.construct(RecorderClient, [child, manualAck]) as RecorderClient;
+  const ready = await client.ready;
+  return {
+    kind: 'bypass',
+    pid: ready.pid,
+    client,
+    open: (spec) => clientSession(client, spec, { recordInput: false }),
+    stop: () => client.stop(),
+  };
 }
 
 /**
@@ -173,61 +205,7 @@ export async function recorderTransport(dataDir: string, options: { recordInput?
     kind: 'recorder',
     pid: ready.pid,
     client,
-    open(spec) {
-      const sessionId = newSessionId();
-      let output: (data: Uint8Array) => void = () => undefined;
-      const exit = deferred<number>();
-      const seal = deferred<Sealed>();
-      seal.promise.catch(() => undefined); // a caller that only awaits `exited` sees a failure there
-      const fail = (error: Error): void => {
-        exit.reject(error);
-        seal.reject(error);
-      };
-      const off = client.on((event: RecorderEvent) => {
-        if (!('sessionId' in event) || event.sessionId !== sessionId) return;
-        switch (event.type) {
-          case 'output':
-            output(event.data);
-            break;
-          case 'exit':
-            exit.resolve(performance.now());
-            break;
-          case 'sealed':
-            off();
-            seal.resolve({ bundlePath: event.bundlePath, sha256: event.sha256, at: performance.now() });
-            break;
-          case 'error':
-            if (event.fatal) {
-              off();
-              fail(new Error(`recorder: ${event.code}: ${event.message}`));
-            }
-            break;
-          default:
-            break;
-        }
-      });
-      client.send({
-        type: 'open',
-        sessionId,
-        command: spec.command,
-        args: [...spec.args],
-        cwd: process.cwd(),
-        env: ptyEnv(),
-        cols: spec.cols ?? COLS,
-        rows: spec.rows ?? ROWS,
-        metadata: { purpose: 'benchmark' },
-        knownSecrets: [],
-        redactionPolicy: { version: 'bench', recordInput },
-        bundlePath: join(dataDir, `${sessionId}.custody`),
-      });
-      return {
-        onOutput: (l) => (output = l),
-        write: (data) => client.send({ type: 'input', sessionId, data }),
-        close: () => client.send({ type: 'close', sessionId }),
-        exited: exit.promise,
-        sealed: seal.promise,
-      };
-    },
+    open: (spec) => clientSession(client, spec, { bundleDir: dataDir, recordInput }),
     stop: () => client.stop(),
   };
 }

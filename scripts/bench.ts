@@ -3,7 +3,7 @@
 //
 // Usage: npm run bench [-- [--quick] [--strict] [NAME…]]
 //   NAME      run only the benchmarks whose name starts with NAME (`npm run bench -- verify echo`)
-//   --quick   smaller sizes, for a fast check (about 1 minute instead of about 5)
+//   --quick   smaller sizes, for a fast check (about 1 minute instead of about 3–4)
 //   --strict  exit non-zero when a goal is missed (by default only a crashed benchmark fails the run)
 //
 // Speed goals live here, never in tests: the machine is shared and timings are noisy, so every
@@ -22,9 +22,9 @@ interface Bench {
 }
 
 const benches: readonly Bench[] = [
-  { name: 'throughput', file: 'bench/throughput.ts', about: 'output throughput through the full record path vs raw node-pty' },
+  { name: 'throughput', file: 'bench/throughput.ts', about: 'output throughput through the recorder vs the bypass host (in-process node-pty shown too); record-path capacity' },
   { name: 'echo-latency', file: 'bench/echo-latency.ts', about: 'keystroke echo latency added by the recorder (p50, p99)' },
-  { name: 'verify', file: 'bench/verify.ts', about: 'verifyBundle throughput on a ~100 MB recording vs raw SHA-256' },
+  { name: 'verify', file: 'bench/verify.ts', about: 'verifyBundle (node:zlib codec, as the CLI) on a ~100 MB recording vs raw SHA-256' },
   { name: 'memory', file: 'bench/memory.ts', about: 'recorder RSS over a 1 GB session (flat?) vs a bypass host' },
 ];
 
