@@ -19,12 +19,8 @@
  */
 import * as pty from 'node-pty';
 import { RecorderCallSchema, type OpenCall, type RecorderEvent } from '../recorder/protocol.ts';
-import { DISPLAY_HIGH_WATER } from '../recorder/session.ts';
+import { DISPLAY_HIGH_WATER, DISPLAY_LOW_WATER, EXIT_GRACE_MS } from '../recorder/session.ts';
 
-/** recorder/session.ts DISPLAY_LOW_WATER (not exported). */
-const DISPLAY_LOW_WATER = 1024 * 1024;
-/** recorder/session.ts EXIT_GRACE_MS (not exported). */
-const EXIT_GRACE_MS = 20;
 
 if (process.send === undefined) {
   process.stderr.write('bench/bypass-host.ts: start me over an IPC channel (bench/transports.ts does this)\n');

@@ -29,19 +29,17 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RECORD_HIGH_WATER, RECORD_LOW_WATER } from '../recorder/session.ts';
 import type { FromRecordWorker, RecordWorkerData } from '../recorder/record-path/messages.ts';
 import { RecordPipeline } from '../recorder/record-path/pipeline.ts';
 import { newSessionId } from '../recorder/session.ts';
 import { createSpool, SPOOL_FILES, type SpoolMeta } from '../recorder/spool.ts';
 import { originForSession, utf8 } from '../shared/bundle/index.ts';
 import { countNewlines, createWorkspace } from './corpus.ts';
-import { fmtMbps, isQuick, mb, MiB } from './report.ts';
+import { fmtMbps, isQuick, mb } from './report.ts';
 
 /** What n_tty hands a reader per read(): up to 4095 bytes (the benchmarks observe ~4 KB per onData). */
 export const PTY_READ_BYTES = 4095;
-/** recorder/session.ts RECORD_HIGH_WATER / RECORD_LOW_WATER (not exported): output posted but not yet in the spool file. */
-const RECORD_HIGH_WATER = 16 * MiB;
-const RECORD_LOW_WATER = 4 * MiB;
 
 /** The pty's view of `text`: "\n" becomes "\r\n" (ONLCR), cut into reads of `size` bytes. */
 export function ptyReads(text: Uint8Array, size = PTY_READ_BYTES): Uint8Array[] {
@@ -80,7 +78,7 @@ export interface PipelineRun extends Timing {
   /** Checkpoints the pipeline signed, by kind ("1 open, 40 size, …"). */
   readonly checkpoints: string;
   readonly checkpointCount: number;
-  /** Times the feeder waited for the spool (backlog over RECORD_HIGH_WATER), as the session would pause the pty. */
+  /** Times the feeder waited for the spool (output not yet under a checkpoint over RECORD_HIGH_WATER), as the session would pause the pty. */
   readonly pauses: number;
 }
 
@@ -123,7 +121,7 @@ export async function runPipeline(reads: readonly Uint8Array[], workDir: string,
   };
 
   let fed = 0;
-  let recorded = 0;
+  let checkpointed = 0;
   let pauses = 0;
   let failure: string | undefined;
   let wake: (() => void) | undefined;
@@ -131,8 +129,8 @@ export async function runPipeline(reads: readonly Uint8Array[], workDir: string,
   const post = (message: FromRecordWorker): void => {
     switch (message.t) {
       case 'progress':
-        recorded = message.recorded;
-        if (wake !== undefined && fed - recorded <= RECORD_LOW_WATER) {
+        checkpointed = message.checkpointed;
+        if (wake !== undefined && fed - checkpointed <= RECORD_LOW_WATER) {
           wake();
           wake = undefined;
         }
@@ -161,7 +159,7 @@ export async function runPipeline(reads: readonly Uint8Array[], workDir: string,
           pipeline.output(read, performance.now());
           fed += read.length;
         }
-        if (fed - recorded > RECORD_HIGH_WATER) {
+        if (fed - checkpointed > RECORD_HIGH_WATER) {
           pauses++;
           await new Promise<void>((resolve) => (wake = resolve));
         } else {

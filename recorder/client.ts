@@ -20,8 +20,13 @@ export interface RecorderClientOptions {
   readonly manualAck?: boolean;
 }
 
-/** Acknowledgements are batched: one message per event-loop turn, or per this many bytes. */
+/**
+ * Acknowledgements are batched: one message per this many bytes, and the rest
+ * after a short delay. The recorder pauses at 4 MiB unacknowledged and resumes
+ * at 1 MiB, so a remainder below the batch size can never hold it paused.
+ */
 const ACK_BATCH_BYTES = 256 * 1024;
+const ACK_DELAY_MS = 20;
 
 type Listener = (event: RecorderEvent) => void;
 
@@ -93,10 +98,10 @@ export class RecorderClient {
     if (total >= ACK_BATCH_BYTES) this.#flushAck(sessionId);
     else if (!this.#ackScheduled) {
       this.#ackScheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.#ackScheduled = false;
         for (const id of [...this.#unsentAcks.keys()]) this.#flushAck(id);
-      });
+      }, ACK_DELAY_MS).unref();
     }
   }
 

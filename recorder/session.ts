@@ -32,12 +32,17 @@ import { createSpool, type SpoolMeta } from './spool.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
 export const DISPLAY_HIGH_WATER = 4 * 1024 * 1024;
-const DISPLAY_LOW_WATER = 1024 * 1024;
-/** Output bytes posted to the record path but not yet in the spool file. */
-const RECORD_HIGH_WATER = 16 * 1024 * 1024;
-const RECORD_LOW_WATER = 4 * 1024 * 1024;
+export const DISPLAY_LOW_WATER = 1024 * 1024;
+/**
+ * Output posted to the record path but not yet covered by a signed checkpoint.
+ * Bounding it bounds both the worker's memory and how much a crash can leave
+ * unsealed: under heavy output a checkpoint's fdatasync takes time, and the
+ * program waits rather than running ahead of the signatures.
+ */
+export const RECORD_HIGH_WATER = 8 * 1024 * 1024;
+export const RECORD_LOW_WATER = 2 * 1024 * 1024;
 /** node-pty may deliver the last output just after exit; let it land before sealing. */
-const EXIT_GRACE_MS = 20;
+export const EXIT_GRACE_MS = 20;
 
 const RECORD_WORKER = new URL('./record-path/worker.ts', import.meta.url);
 
@@ -71,7 +76,7 @@ export class RecordedSession {
   readonly #recordInput: boolean;
   #pty: pty.IPty | undefined;
   #posted = 0;
-  #recorded = 0;
+  #checkpointed = 0;
   #unacked = 0;
   #paused = false;
   #exited = false;
@@ -240,7 +245,7 @@ export class RecordedSession {
   }
 
   #updateFlow(): void {
-    const backlog = this.#posted - this.#recorded;
+    const backlog = this.#posted - this.#checkpointed;
     if (!this.#paused && (this.#unacked > DISPLAY_HIGH_WATER || backlog > RECORD_HIGH_WATER)) {
       this.#paused = true;
       this.#pty?.pause();
@@ -258,7 +263,7 @@ export class RecordedSession {
         this.#deps.emit({ type: 'checkpoint', sessionId: this.id, kind: message.kind, size: message.size, note: message.note });
         break;
       case 'progress':
-        this.#recorded = message.recorded;
+        this.#checkpointed = message.checkpointed;
         this.#updateFlow();
         break;
       case 'limit':

@@ -147,6 +147,8 @@ export class AppendLog {
   readonly #name: string;
   #batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
   #used = 0;
+  /** Bytes of the batch already handed to the writer; the rest of the batch is still filling. */
+  #handed = 0;
   #flushScheduled = false;
   #queue: Buffer[] = [];
   #appended = 0;
@@ -187,7 +189,7 @@ export class AppendLog {
    */
   appendLine(text: string): Uint8Array {
     const worst = text.length * 3 + 1; // UTF-16 unit → at most 3 UTF-8 bytes
-    if (worst > BATCH_BYTES - this.#used) this.#seal();
+    if (worst > BATCH_BYTES - this.#used) this.#newBatch();
     let line: Uint8Array;
     if (worst > BATCH_BYTES) {
       const own = Buffer.from(text + '\n', 'utf8');
@@ -221,13 +223,24 @@ export class AppendLog {
     this.#kick();
   }
 
-  /** Hands the current batch to the writer; later lines go into a fresh batch. */
+  /**
+   * Hands what the batch holds to the writer. Later lines keep filling the same
+   * batch after it (the writer only reads the part it was given), so light
+   * interactive output does not cost a fresh megabyte per event-loop turn.
+   */
   #seal(): void {
-    if (this.#used === 0) return;
-    this.#queue.push(this.#batch.subarray(0, this.#used));
+    if (this.#used === this.#handed) return;
+    this.#queue.push(this.#batch.subarray(this.#handed, this.#used));
+    this.#handed = this.#used;
+    this.#kick();
+  }
+
+  /** Seals the batch and starts a fresh one (the old one stays alive while written and hashed). */
+  #newBatch(): void {
+    this.#seal();
     this.#batch = Buffer.allocUnsafe(BATCH_BYTES);
     this.#used = 0;
-    this.#kick();
+    this.#handed = 0;
   }
 
   #kick(): void {
@@ -260,6 +273,7 @@ export class AppendLog {
     this.#failure = new SpoolWriteError(this.#name, error);
     this.#queue = [];
     this.#used = 0;
+    this.#handed = 0;
     for (const waiter of this.#waiters) waiter.resolve();
     this.#waiters = [];
     this.#onFailure(this.#failure);

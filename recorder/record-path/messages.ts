@@ -36,8 +36,11 @@ export type FromRecordWorker =
   /** The spool files are open and the header is queued: the program may start. */
   | { readonly t: 'ready' }
   | { readonly t: 'checkpoint'; readonly kind: CheckpointKind; readonly size: number; readonly note: string }
-  /** Raw output bytes whose lines are now in the spool file (for backpressure). */
-  | { readonly t: 'progress'; readonly recorded: number }
+  /**
+   * Raw output bytes now covered by a completed checkpoint (on disk and signed).
+   * The pty thread pauses the program when too much output is not yet covered.
+   */
+  | { readonly t: 'progress'; readonly checkpointed: number }
   /** The recording reached MAX_RECORDING_BYTES: the session must end. */
   | { readonly t: 'limit' }
   /** The spool refused a write: the session must end at once (fail closed). */

@@ -32,6 +32,7 @@ import type { FromRecordWorker, RecordWorkerData } from './messages.ts';
 
 export const CHECKPOINT_INTERVAL_MS = 250;
 export const CHECKPOINT_OUTPUT_BYTES = 1024 * 1024;
+const INPUT_CHECKPOINT_DELAY_MS = 2;
 /** Output data per event line: keeps every line far below the format's 1 MiB cap even when JSON-escaped. */
 export const MAX_EVENT_CHARS = 16 * 1024;
 /**
@@ -59,8 +60,6 @@ export class RecordPipeline {
   #pendingAt = 0;
   #pendingScheduled = false;
   #rawOutput = 0;
-  /** [cast bytes appended, raw output bytes] marks, to report progress as writes land. */
-  #marks: [number, number][] = [];
   #prevHash: Uint8Array;
   #checkpointedSize = 0;
   #outputSinceCheckpoint = 0;
@@ -80,7 +79,6 @@ export class RecordPipeline {
     this.#redactor = passThroughRedactor(data.policy, data.knownSecrets);
     this.#lastAt = data.startAt;
     this.#prevHash = data.firstPrev;
-    cast.onWritten = (written) => this.#reportProgress(written);
     this.#timer = setInterval(() => {
       if (this.#tree.size > this.#checkpointedSize) this.#requestCheckpoint('interval');
     }, CHECKPOINT_INTERVAL_MS);
@@ -108,7 +106,6 @@ export class RecordPipeline {
     this.#takeOutput(this.#redactor.output(this.#decoder.decode(data, { stream: true })), at);
     this.#outputSinceCheckpoint += data.length;
     if (this.#outputSinceCheckpoint >= CHECKPOINT_OUTPUT_BYTES) this.#requestCheckpoint('size');
-    this.#marks.push([this.#cast.appendedBytes, this.#rawOutput]);
     if (this.#cast.appendedBytes >= MAX_RECORDING_BYTES) {
       this.#limited = true;
       this.#post({ t: 'limit' });
@@ -119,7 +116,8 @@ export class RecordPipeline {
     if (this.#stopped) return;
     this.#flushOutput();
     this.#recordPieces('i', this.#redactor.input(text), at);
-    this.#requestCheckpoint('input');
+    // A few milliseconds later: the echo comes back first, and a burst of keys shares one checkpoint.
+    this.#requestCheckpoint('input', INPUT_CHECKPOINT_DELAY_MS);
   }
 
   resize(cols: number, rows: number, at: number): void {
@@ -163,7 +161,7 @@ export class RecordPipeline {
       if (piece.text.length === 0) continue;
       if (this.#pendingText.length === 0) this.#pendingAt = at;
       this.#pendingText += piece.text;
-      if (this.#pendingText.length >= MAX_EVENT_CHARS) this.#flushOutput();
+      if (this.#pendingText.length >= MAX_EVENT_CHARS) this.#flushOutput(true);
     }
     if (this.#pendingText.length > 0 && !this.#pendingScheduled) {
       this.#pendingScheduled = true;
@@ -174,13 +172,14 @@ export class RecordPipeline {
     }
   }
 
-  #flushOutput(): void {
+  /** Writes pending output as events of at most MAX_EVENT_CHARS; with `wholeOnly`, keeps a short rest pending. */
+  #flushOutput(wholeOnly = false): void {
     const text = this.#pendingText;
     if (text.length === 0) return;
-    this.#pendingText = '';
     let interval = this.#intervalTo(this.#pendingAt);
     let start = 0;
     while (start < text.length) {
+      if (wholeOnly && text.length - start < MAX_EVENT_CHARS) break;
       let end = Math.min(start + MAX_EVENT_CHARS, text.length);
       const code = text.charCodeAt(end - 1);
       if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--; // never split a surrogate pair
@@ -188,6 +187,7 @@ export class RecordPipeline {
       interval = 0;
       start = end;
     }
+    this.#pendingText = text.slice(start);
   }
 
   #recordPieces(code: 'i', pieces: readonly RedactedPiece[], at: number): void {
@@ -216,18 +216,14 @@ export class RecordPipeline {
     this.#tree.appendLine(this.#cast.appendLine(text));
   }
 
-  #reportProgress(written: number): void {
-    let recorded = -1;
-    while (this.#marks.length > 0 && this.#marks[0]![0] <= written) recorded = this.#marks.shift()![1];
-    if (recorded >= 0) this.#post({ t: 'progress', recorded });
-  }
-
   // -- checkpoints ------------------------------------------------------------
 
-  #requestCheckpoint(kind: CheckpointKind): void {
+  #requestCheckpoint(kind: CheckpointKind, delayMs = 0): void {
     // A seal outranks everything; otherwise the latest reason is as good as any.
     if (this.#dueKind !== 'seal') this.#dueKind = kind;
-    this.#checkpointLoop ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#runCheckpoints());
+    this.#checkpointLoop ??= new Promise<void>((resolve) => (delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))).then(() =>
+      this.#runCheckpoints(),
+    );
   }
 
   async #runCheckpoints(): Promise<void> {
@@ -240,6 +236,7 @@ export class RecordPipeline {
         if (size === this.#checkpointedSize && kind !== 'seal' && kind !== 'open') continue;
         const root = this.#tree.root();
         const outputCovered = this.#outputSinceCheckpoint;
+        const rawCovered = this.#rawOutput;
         await this.#cast.sync(); // the data first, then the checkpoint that covers it
         const text = formatCheckpoint({ origin: this.#data.origin, size, root, kind, time: Date.now(), prev: this.#prevHash });
         const note = signNote(nodeSuite, text, this.#data.keyName, this.#signer);
@@ -249,6 +246,7 @@ export class RecordPipeline {
         this.#checkpointedSize = size;
         this.#outputSinceCheckpoint -= outputCovered;
         this.#post({ t: 'checkpoint', kind, size, note });
+        this.#post({ t: 'progress', checkpointed: rawCovered });
       }
     } catch {
       // A spool failure has been reported by #fail.
