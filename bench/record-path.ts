@@ -30,8 +30,8 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RECORD_HIGH_WATER, RECORD_LOW_WATER } from '../recorder/session.ts';
-import type { FromRecordWorker, RecordWorkerData } from '../recorder/record-path/messages.ts';
-import { RecordPipeline } from '../recorder/record-path/pipeline.ts';
+import type { FromRecordWorker } from '../recorder/record-path/messages.ts';
+import { RecordPipeline, type PipelineData } from '../recorder/record-path/pipeline.ts';
 import { newSessionId } from '../recorder/session.ts';
 import { createSpool, SPOOL_FILES, type SpoolMeta } from '../recorder/spool.ts';
 import { originForSession, utf8 } from '../shared/bundle/index.ts';
@@ -107,7 +107,7 @@ export async function runPipeline(reads: readonly Uint8Array[], workDir: string,
   const certBytes = utf8('bench: session key certificate stand-in');
   const spoolDir = await createSpool(spoolRoot, meta, certBytes);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const data: RecordWorkerData = {
+  const data: PipelineData = {
     spoolDir,
     header: { version: 3, term: { cols: 120, rows: 40, type: 'xterm-256color' }, timestamp: Math.floor(meta.startedAt / 1000), command: 'bench', env: { TERM: 'xterm-256color' } },
     origin,

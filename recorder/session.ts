@@ -28,6 +28,7 @@ import {
 import { nodeSuite } from './node-crypto.ts';
 import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData, ToRecordWorker } from './record-path/messages.ts';
+import { createRing, RingWriter } from './record-path/ring.ts';
 import { createSpool, type SpoolMeta } from './spool.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
@@ -41,6 +42,8 @@ export const DISPLAY_LOW_WATER = 1024 * 1024;
  */
 export const RECORD_HIGH_WATER = 8 * 1024 * 1024;
 export const RECORD_LOW_WATER = 2 * 1024 * 1024;
+/** The output ring holds at most what is not yet checkpointed, plus room for a few reads. */
+const RING_BYTES = 2 * RECORD_HIGH_WATER;
 /** node-pty may deliver the last output just after exit; let it land before sealing. */
 export const EXIT_GRACE_MS = 20;
 
@@ -74,24 +77,29 @@ export class RecordedSession {
   readonly #deps: SessionDeps;
   readonly #worker: Worker;
   readonly #recordInput: boolean;
+  readonly #ring: RingWriter;
+  /** Output the ring had no room for; written first once it has (the pty is paused meanwhile). */
+  #overflow: { data: Uint8Array; at: number }[] = [];
   #pty: pty.IPty | undefined;
   #posted = 0;
   #checkpointed = 0;
   #unacked = 0;
   #paused = false;
   #exited = false;
+  #endPosted = false;
   #stopped = false;
   #failed = false;
   #sealed = false;
   #exitStatus = 1;
   #exit: { exitCode: number; signal: number | null } | undefined;
 
-  private constructor(call: OpenCall, meta: SpoolMeta, spoolDir: string, worker: Worker, deps: SessionDeps) {
+  private constructor(call: OpenCall, meta: SpoolMeta, spoolDir: string, worker: Worker, ring: RingWriter, deps: SessionDeps) {
     this.id = call.sessionId;
     this.meta = meta;
     this.spoolDir = spoolDir;
     this.#deps = deps;
     this.#worker = worker;
+    this.#ring = ring;
     this.#recordInput = call.redactionPolicy.recordInput;
     worker.on('message', (message: FromRecordWorker) => this.#fromWorker(message));
     worker.on('error', (error) => this.#failClosed(`the record path stopped: ${error.message}`));
@@ -139,7 +147,9 @@ export class RecordedSession {
       command: meta.command.join(' ').slice(0, 4096),
       env: { TERM: term, ...(call.env['SHELL'] === undefined ? {} : { SHELL: call.env['SHELL'] }) },
     };
+    const ring = createRing(RING_BYTES);
     const data: RecordWorkerData = {
+      ring,
       spoolDir,
       header,
       origin,
@@ -170,7 +180,7 @@ export class RecordedSession {
       worker.on('message', onMessage);
       worker.on('error', onError);
     });
-    const session = new RecordedSession(call, meta, spoolDir, worker, deps);
+    const session = new RecordedSession(call, meta, spoolDir, worker, new RingWriter(ring), deps);
     session.#spawn(call, term);
     return session;
   }
@@ -188,7 +198,7 @@ export class RecordedSession {
     } catch (error) {
       // The program could not start: record why, seal, and report.
       const message = `custody: cannot start ${call.command}: ${(error as Error).message}\r\n`;
-      this.#post({ t: 'output', data: utf8(message), at: performance.now() });
+      this.#ring.write(utf8(message), performance.now());
       this.#exit = { exitCode: 127, signal: null };
       this.#end();
       return;
@@ -204,8 +214,17 @@ export class RecordedSession {
     return this.#pty?.pid;
   }
 
-  #post(message: ToRecordWorker, transfer?: ArrayBuffer[]): void {
-    this.#worker.postMessage(message, transfer);
+  #post(message: ToRecordWorker): void {
+    this.#worker.postMessage(message);
+  }
+
+  /** Writes a chunk to the ring, or keeps it (in order) until the ring has room. */
+  #record(data: Uint8Array, at: number): void {
+    if (this.#overflow.length > 0 || !this.#ring.write(data, at)) this.#overflow.push({ data: new Uint8Array(data), at });
+  }
+
+  #drainOverflow(): void {
+    while (this.#overflow.length > 0 && this.#ring.write(this.#overflow[0]!.data, this.#overflow[0]!.at)) this.#overflow.shift();
   }
 
   // -- display path and keystrokes ---------------------------------------------
@@ -213,24 +232,24 @@ export class RecordedSession {
   #onOutput(data: Buffer): void {
     if (this.#stopped) return; // nothing is shown that is not recorded
     const at = performance.now();
-    this.#deps.emit({ type: 'output', sessionId: this.id, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
-    const copy = new Uint8Array(data); // exactly this chunk, handed over to the worker
-    this.#post({ t: 'output', data: copy, at }, [copy.buffer]);
-    this.#posted += copy.length;
-    this.#unacked += copy.length;
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.#deps.emit({ type: 'output', sessionId: this.id, data: bytes });
+    this.#record(bytes, at);
+    this.#posted += bytes.length;
+    this.#unacked += bytes.length;
     this.#updateFlow();
   }
 
   input(data: string): void {
     if (this.#stopped || this.#exited || this.#pty === undefined) return;
     this.#pty.write(data); // echo path first
-    if (this.#recordInput) this.#post({ t: 'input', text: data, at: performance.now() });
+    if (this.#recordInput) this.#post({ t: 'input', text: data, at: performance.now(), outputPos: this.#ring.written });
   }
 
   resize(cols: number, rows: number): void {
     if (this.#stopped || this.#exited || this.#pty === undefined) return;
     this.#pty.resize(cols, rows);
-    this.#post({ t: 'resize', cols, rows, at: performance.now() });
+    this.#post({ t: 'resize', cols, rows, at: performance.now(), outputPos: this.#ring.written });
   }
 
   /** The client has taken `bytes` more of the display output. */
@@ -246,10 +265,10 @@ export class RecordedSession {
 
   #updateFlow(): void {
     const backlog = this.#posted - this.#checkpointed;
-    if (!this.#paused && (this.#unacked > DISPLAY_HIGH_WATER || backlog > RECORD_HIGH_WATER)) {
+    if (!this.#paused && (this.#unacked > DISPLAY_HIGH_WATER || backlog > RECORD_HIGH_WATER || this.#overflow.length > 0)) {
       this.#paused = true;
       this.#pty?.pause();
-    } else if (this.#paused && this.#unacked <= DISPLAY_LOW_WATER && backlog <= RECORD_LOW_WATER) {
+    } else if (this.#paused && this.#unacked <= DISPLAY_LOW_WATER && backlog <= RECORD_LOW_WATER && this.#overflow.length === 0) {
       this.#paused = false;
       if (!this.#stopped) this.#pty?.resume();
     }
@@ -264,6 +283,7 @@ export class RecordedSession {
         break;
       case 'progress':
         this.#checkpointed = message.checkpointed;
+        this.#drainOverflow();
         this.#updateFlow();
         break;
       case 'limit':
@@ -288,12 +308,20 @@ export class RecordedSession {
 
   /** The program has exited: the record path writes the exit event and seals. */
   #end(): void {
-    if (this.#exited) return;
-    this.#exited = true;
-    const exit = this.#exit ?? { exitCode: 1, signal: null };
-    // asciicast v3: the exit event carries the status; a signal is reported shell-style (128 + n).
-    this.#exitStatus = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
-    this.#post({ t: 'end', status: this.#exitStatus, at: performance.now() });
+    if (!this.#exited) {
+      this.#exited = true;
+      const exit = this.#exit ?? { exitCode: 1, signal: null };
+      // asciicast v3: the exit event carries the status; a signal is reported shell-style (128 + n).
+      this.#exitStatus = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
+    }
+    if (this.#endPosted) return;
+    this.#drainOverflow();
+    if (this.#overflow.length > 0) {
+      setTimeout(() => this.#end(), 5); // the ring is still full: once the worker has taken some
+      return;
+    }
+    this.#endPosted = true;
+    this.#post({ t: 'end', status: this.#exitStatus, at: performance.now(), outputPos: this.#ring.written });
   }
 
   #kill(): void {

@@ -7,6 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { CastHeader, CheckpointKind } from '../../shared/bundle/index.ts';
 import type { RedactionPolicyRef } from '../protocol.ts';
+import type { RingBuffers } from './ring.ts';
 
 export interface RecordWorkerData {
   readonly spoolDir: string;
@@ -23,14 +24,20 @@ export interface RecordWorkerData {
   readonly knownSecrets: readonly string[];
   /** performance.now() in the pty thread when the header was written (time 0 of the recording). */
   readonly startAt: number;
+  /** Output arrives through this shared ring (ring.ts), not as messages. */
+  readonly ring: RingBuffers;
 }
 
+/**
+ * Every message carries `outputPos`, the ring's write position when it was sent:
+ * the worker first records all output written before it, so keystrokes, resizes
+ * and the exit keep their order relative to the output around them.
+ */
 export type ToRecordWorker =
-  | { readonly t: 'output'; readonly data: Uint8Array; readonly at: number }
-  | { readonly t: 'input'; readonly text: string; readonly at: number }
-  | { readonly t: 'resize'; readonly cols: number; readonly rows: number; readonly at: number }
+  | { readonly t: 'input'; readonly text: string; readonly at: number; readonly outputPos: bigint }
+  | { readonly t: 'resize'; readonly cols: number; readonly rows: number; readonly at: number; readonly outputPos: bigint }
   /** The program has exited with this status: write the exit event and seal. */
-  | { readonly t: 'end'; readonly status: number; readonly at: number };
+  | { readonly t: 'end'; readonly status: number; readonly at: number; readonly outputPos: bigint };
 
 export type FromRecordWorker =
   /** The spool files are open and the header is queued: the program may start. */

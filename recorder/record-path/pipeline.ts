@@ -5,9 +5,9 @@
  *
  *   output bytes → UTF-8 decode → redaction → asciicast line → Merkle leaf → spool
  *
- * Output that arrives within one event-loop turn becomes one event line (up to
- * MAX_EVENT_CHARS), which keeps lines few and large under heavy output while a
- * keystroke's echo still gets its own event. Checkpoints (signed notes over the
+ * Output that arrives within OUTPUT_COALESCE_MS and within one event-loop turn
+ * becomes one event line (up to MAX_EVENT_CHARS), which keeps lines few and
+ * large under heavy output while replay timing stays faithful. Checkpoints (signed notes over the
  * Merkle root) fall due on every input, every 250 ms or 1 MiB of output, every
  * resize and marker, and at the end (the seal); the cast is fdatasync'ed before
  * the checkpoint that covers it.
@@ -30,9 +30,14 @@ import { passThroughRedactor, type RedactedPiece, type Redactor } from '../redac
 import { AppendLog, SPOOL_FILES, type SpoolWriteError } from '../spool.ts';
 import type { FromRecordWorker, RecordWorkerData } from './messages.ts';
 
+/** What the pipeline itself needs: the worker's start data, less the ring the worker reads. */
+export type PipelineData = Omit<RecordWorkerData, 'ring'>;
+
 export const CHECKPOINT_INTERVAL_MS = 250;
 export const CHECKPOINT_OUTPUT_BYTES = 1024 * 1024;
 const INPUT_CHECKPOINT_DELAY_MS = 2;
+/** Output that arrived within this many milliseconds of the first pending byte shares its event. */
+export const OUTPUT_COALESCE_MS = 5;
 /** Output data per event line: keeps every line far below the format's 1 MiB cap even when JSON-escaped. */
 export const MAX_EVENT_CHARS = 16 * 1024;
 /**
@@ -47,7 +52,7 @@ function keySigner(privateKey: KeyObject, publicKey: Uint8Array): Ed25519Signer 
 }
 
 export class RecordPipeline {
-  readonly #data: RecordWorkerData;
+  readonly #data: PipelineData;
   readonly #post: (message: FromRecordWorker) => void;
   readonly #cast: AppendLog;
   readonly #notes: AppendLog;
@@ -70,7 +75,7 @@ export class RecordPipeline {
   #limited = false;
   #ended = false;
 
-  private constructor(data: RecordWorkerData, post: (message: FromRecordWorker) => void, cast: AppendLog, notes: AppendLog) {
+  private constructor(data: PipelineData, post: (message: FromRecordWorker) => void, cast: AppendLog, notes: AppendLog) {
     this.#data = data;
     this.#post = post;
     this.#cast = cast;
@@ -85,7 +90,7 @@ export class RecordPipeline {
   }
 
   /** Opens the spool's logs and writes the header. Throws SpoolWriteError if the disk refuses. */
-  static async start(data: RecordWorkerData, post: (message: FromRecordWorker) => void): Promise<RecordPipeline> {
+  static async start(data: PipelineData, post: (message: FromRecordWorker) => void): Promise<RecordPipeline> {
     // The logs report failures to the pipeline, which does not exist until they are open.
     const holder: { pipeline?: RecordPipeline } = {};
     const onFailure = (error: SpoolWriteError): void => holder.pipeline?.fail(error);
@@ -159,6 +164,8 @@ export class RecordPipeline {
         continue;
       }
       if (piece.text.length === 0) continue;
+      // Keep replay timing faithful: output from a later moment gets its own event.
+      if (this.#pendingText.length > 0 && at - this.#pendingAt > OUTPUT_COALESCE_MS) this.#flushOutput();
       if (this.#pendingText.length === 0) this.#pendingAt = at;
       this.#pendingText += piece.text;
       if (this.#pendingText.length >= MAX_EVENT_CHARS) this.#flushOutput(true);
