@@ -27,8 +27,8 @@ import {
 } from '../shared/bundle/index.ts';
 import { nodeSuite } from './node-crypto.ts';
 import type { OpenCall, RecorderEvent } from './protocol.ts';
-import type { FromRecordWorker, RecordWorkerData, ToRecordWorker } from './record-path/messages.ts';
-import { createRing, RingWriter } from './record-path/ring.ts';
+import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
+import { createRing, RingWriter, type RingRecordKind } from './record-path/ring.ts';
 import { createSpool, type SpoolMeta } from './spool.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
@@ -78,8 +78,8 @@ export class RecordedSession {
   readonly #worker: Worker;
   readonly #recordInput: boolean;
   readonly #ring: RingWriter;
-  /** Output the ring had no room for; written first once it has (the pty is paused meanwhile). */
-  #overflow: { data: Uint8Array; at: number }[] = [];
+  /** Records the ring had no room for; written first once it has (the pty is paused meanwhile). */
+  #overflow: { kind: RingRecordKind; data: Uint8Array; at: number }[] = [];
   #pty: pty.IPty | undefined;
   #posted = 0;
   #checkpointed = 0;
@@ -198,7 +198,7 @@ export class RecordedSession {
     } catch (error) {
       // The program could not start: record why, seal, and report.
       const message = `custody: cannot start ${call.command}: ${(error as Error).message}\r\n`;
-      this.#ring.write(utf8(message), performance.now());
+      this.#record('output', utf8(message), performance.now());
       this.#exit = { exitCode: 127, signal: null };
       this.#end();
       return;
@@ -214,17 +214,23 @@ export class RecordedSession {
     return this.#pty?.pid;
   }
 
-  #post(message: ToRecordWorker): void {
-    this.#worker.postMessage(message);
-  }
-
-  /** Writes a chunk to the ring, or keeps it (in order) until the ring has room. */
-  #record(data: Uint8Array, at: number): void {
-    if (this.#overflow.length > 0 || !this.#ring.write(data, at)) this.#overflow.push({ data: new Uint8Array(data), at });
+  /** Hands an event to the record path through the ring, or keeps it (in order) until the ring has room. */
+  #record(kind: RingRecordKind, data: Uint8Array, at: number): void {
+    if (this.#overflow.length > 0 || !this.#ring.write(kind, data, at)) this.#overflow.push({ kind, data: new Uint8Array(data), at });
   }
 
   #drainOverflow(): void {
-    while (this.#overflow.length > 0 && this.#ring.write(this.#overflow[0]!.data, this.#overflow[0]!.at)) this.#overflow.shift();
+    while (this.#overflow.length > 0) {
+      const next = this.#overflow[0]!;
+      if (!this.#ring.write(next.kind, next.data, next.at)) return;
+      this.#overflow.shift();
+    }
+  }
+
+  /** After the exit nothing else drives the overflow out: retry until it is in the ring. */
+  #drainSoon(): void {
+    this.#drainOverflow();
+    if (this.#overflow.length > 0 && !this.#failed) setTimeout(() => this.#drainSoon(), 5);
   }
 
   // -- display path and keystrokes ---------------------------------------------
@@ -234,7 +240,7 @@ export class RecordedSession {
     const at = performance.now();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.#deps.emit({ type: 'output', sessionId: this.id, data: bytes });
-    this.#record(bytes, at);
+    this.#record('output', bytes, at);
     this.#posted += bytes.length;
     this.#unacked += bytes.length;
     this.#updateFlow();
@@ -243,13 +249,16 @@ export class RecordedSession {
   input(data: string): void {
     if (this.#stopped || this.#exited || this.#pty === undefined) return;
     this.#pty.write(data); // echo path first
-    if (this.#recordInput) this.#post({ t: 'input', text: data, at: performance.now(), outputPos: this.#ring.written });
+    if (this.#recordInput) this.#record('input', utf8(data), performance.now());
   }
 
   resize(cols: number, rows: number): void {
     if (this.#stopped || this.#exited || this.#pty === undefined) return;
     this.#pty.resize(cols, rows);
-    this.#post({ t: 'resize', cols, rows, at: performance.now(), outputPos: this.#ring.written });
+    const size = new DataView(new ArrayBuffer(4));
+    size.setUint16(0, cols, true);
+    size.setUint16(2, rows, true);
+    this.#record('resize', new Uint8Array(size.buffer), performance.now());
   }
 
   /** The client has taken `bytes` more of the display output. */
@@ -315,13 +324,11 @@ export class RecordedSession {
       this.#exitStatus = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
     }
     if (this.#endPosted) return;
-    this.#drainOverflow();
-    if (this.#overflow.length > 0) {
-      setTimeout(() => this.#end(), 5); // the ring is still full: once the worker has taken some
-      return;
-    }
     this.#endPosted = true;
-    this.#post({ t: 'end', status: this.#exitStatus, at: performance.now(), outputPos: this.#ring.written });
+    const status = new DataView(new ArrayBuffer(4));
+    status.setInt32(0, this.#exitStatus, true);
+    this.#record('end', new Uint8Array(status.buffer), performance.now());
+    this.#drainSoon();
   }
 
   #kill(): void {

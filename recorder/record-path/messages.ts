@@ -1,8 +1,9 @@
 /**
  * The contract between a session's pty thread and its record-path worker
- * thread, inside the recorder process. The pty thread stamps every event with
- * its own clock (performance.now()), so intervals do not depend on when the
- * worker gets to them.
+ * thread, inside the recorder process. Events go one way through the shared
+ * ring (ring.ts), stamped with the pty thread's clock (performance.now()) so
+ * that intervals do not depend on when the worker gets to them; the worker
+ * answers with these messages.
  */
 import type { KeyObject } from 'node:crypto';
 import type { CastHeader, CheckpointKind } from '../../shared/bundle/index.ts';
@@ -24,20 +25,9 @@ export interface RecordWorkerData {
   readonly knownSecrets: readonly string[];
   /** performance.now() in the pty thread when the header was written (time 0 of the recording). */
   readonly startAt: number;
-  /** Output arrives through this shared ring (ring.ts), not as messages. */
+  /** Output, keystrokes, resizes and the exit arrive through this shared ring (ring.ts), in order. */
   readonly ring: RingBuffers;
 }
-
-/**
- * Every message carries `outputPos`, the ring's write position when it was sent:
- * the worker first records all output written before it, so keystrokes, resizes
- * and the exit keep their order relative to the output around them.
- */
-export type ToRecordWorker =
-  | { readonly t: 'input'; readonly text: string; readonly at: number; readonly outputPos: bigint }
-  | { readonly t: 'resize'; readonly cols: number; readonly rows: number; readonly at: number; readonly outputPos: bigint }
-  /** The program has exited with this status: write the exit event and seal. */
-  | { readonly t: 'end'; readonly status: number; readonly at: number; readonly outputPos: bigint };
 
 export type FromRecordWorker =
   /** The spool files are open and the header is queued: the program may start. */

@@ -5,16 +5,24 @@
  * sides; here the main thread copies the bytes in and bumps a counter, and the
  * worker takes everything that has accumulated in one go.
  *
+ * Keystrokes, resizes and the program's exit travel the same ring, so the worker
+ * sees every event in the order the main thread saw it.
+ *
  * Layout: a SharedArrayBuffer of `capacity` data bytes holding records
- *   length (u32 LE) ‖ arrival time (f64 LE, performance.now() of the main thread) ‖ bytes
+ *   length (u32 LE) ‖ arrival time (f64 LE, performance.now() of the main thread) ‖ kind (u8) ‖ bytes
  * written at increasing positions modulo `capacity`, plus a control block with
  * the total bytes written and read (BigInt64, so sessions beyond 4 GiB count
  * right) and a signal word the worker waits on (Atomics.waitAsync).
  */
 
-const RECORD_HEADER = 12;
+const RECORD_HEADER = 13;
 const WRITTEN = 0;
 const READ = 1;
+
+/** What a record holds: output bytes, keystrokes (UTF-8), a resize (u16 cols, u16 rows) or the exit (i32 status). */
+export type RingRecordKind = 'output' | 'input' | 'resize' | 'end';
+const KIND_CODES: Record<RingRecordKind, number> = { output: 0, input: 1, resize: 2, end: 3 };
+const KINDS: readonly RingRecordKind[] = ['output', 'input', 'resize', 'end'];
 
 export interface RingBuffers {
   readonly data: SharedArrayBuffer;
@@ -63,27 +71,30 @@ class RingView {
     if (first < target.length) target.set(this.bytes.subarray(0, target.length - first), first);
   }
 
-  protected header(length: number, at: number): Uint8Array {
+  protected header(length: number, at: number, kind: RingRecordKind): Uint8Array {
     this.#scratch.setUint32(0, length, true);
     this.#scratch.setFloat64(4, at, true);
+    this.#scratch.setUint8(12, KIND_CODES[kind]);
     return new Uint8Array(this.#scratch.buffer);
   }
 
-  protected readHeader(at: bigint): { length: number; time: number } {
+  protected readHeader(at: bigint): { length: number; time: number; kind: RingRecordKind } {
     const raw = new Uint8Array(this.#scratch.buffer);
     this.copyOut(at, raw);
-    return { length: this.#scratch.getUint32(0, true), time: this.#scratch.getFloat64(4, true) };
+    const kind = KINDS[this.#scratch.getUint8(12)];
+    if (kind === undefined) throw new Error('output ring: unknown record kind (memory corrupted?)');
+    return { length: this.#scratch.getUint32(0, true), time: this.#scratch.getFloat64(4, true), kind };
   }
 }
 
-/** The main thread's end: writes output records. */
+/** The main thread's end: writes records. */
 export class RingWriter extends RingView {
-  /** Appends one chunk; false when the ring has no room (the caller keeps it and pauses the pty). */
-  write(chunk: Uint8Array, at: number): boolean {
+  /** Appends one record; false when the ring has no room (the caller keeps it and pauses the pty). */
+  write(kind: RingRecordKind, chunk: Uint8Array, at: number): boolean {
     const written = Atomics.load(this.positions, WRITTEN);
     const used = Number(written - Atomics.load(this.positions, READ));
     if (RECORD_HEADER + chunk.length > this.capacity - used) return false;
-    this.copyIn(written, this.header(chunk.length, at));
+    this.copyIn(written, this.header(chunk.length, at, kind));
     this.copyIn(written + BigInt(RECORD_HEADER), chunk);
     Atomics.store(this.positions, WRITTEN, written + BigInt(RECORD_HEADER + chunk.length));
     Atomics.add(this.signal, 0, 1);
@@ -93,21 +104,23 @@ export class RingWriter extends RingView {
 }
 
 export interface RingRecord {
+  readonly kind: RingRecordKind;
   readonly data: Uint8Array;
   readonly at: number;
 }
 
 /** The worker's end: takes records in order. */
 export class RingReader extends RingView {
-  /** Takes every record written before position `until` (default: all written so far). */
-  take(until: bigint = this.written): RingRecord[] {
+  /** Takes every record written so far. */
+  take(): RingRecord[] {
+    const until = this.written;
     const records: RingRecord[] = [];
     let read = Atomics.load(this.positions, READ);
     while (read < until) {
-      const { length, time } = this.readHeader(read);
+      const { length, time, kind } = this.readHeader(read);
       const data = new Uint8Array(length);
       this.copyOut(read + BigInt(RECORD_HEADER), data);
-      records.push({ data, at: time });
+      records.push({ kind, data, at: time });
       read += BigInt(RECORD_HEADER + length);
     }
     Atomics.store(this.positions, READ, read);

@@ -1,78 +1,98 @@
 /**
  * Entry point of a session's record-path worker thread (see pipeline.ts).
- * Output comes through the shared ring (ring.ts); keystrokes, resizes and the
- * end come as messages, each applied after the output written before it.
+ * Every event comes through the shared ring (ring.ts), in order. The worker
+ * sleeps until the ring changes, then lets a little more accumulate before
+ * taking it all: recording latency does not matter (the display path is
+ * elsewhere), and larger batches cost much less per byte.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FromRecordWorker, RecordWorkerData, ToRecordWorker } from './messages.ts';
+import type { FromRecordWorker, RecordWorkerData } from './messages.ts';
 import { OUTPUT_COALESCE_MS, RecordPipeline } from './pipeline.ts';
 import { RingReader, type RingRecord } from './ring.ts';
 
 /** One decode and one event per this much output at most, however much is waiting. */
 const FEED_BYTES = 256 * 1024;
+/** How long to let the ring fill after a wake-up. */
+const GATHER_MS = 2;
 
 const port = parentPort;
 if (port === null) throw new Error('record-path worker: start me as a worker thread');
 const post = (message: FromRecordWorker): void => port.postMessage(message);
 const data = workerData as RecordWorkerData;
+const decoder = new TextDecoder();
 
-/** Hands records to the pipeline, joining neighbours that arrived close together. */
-function feed(pipeline: RecordPipeline, records: readonly RingRecord[]): void {
+function joined(records: readonly RingRecord[], from: number, to: number, size: number): Uint8Array {
+  if (to === from + 1) return records[from]!.data;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (let k = from; k < to; k++) {
+    out.set(records[k]!.data, offset);
+    offset += records[k]!.data.length;
+  }
+  return out;
+}
+
+/** Applies records in order, joining neighbouring output that arrived close together. Returns true at the end. */
+async function apply(pipeline: RecordPipeline, records: readonly RingRecord[]): Promise<boolean> {
   let i = 0;
   while (i < records.length) {
-    const first = records[i]!;
-    let j = i + 1;
-    let size = first.data.length;
-    while (j < records.length && records[j]!.at - first.at <= OUTPUT_COALESCE_MS && size + records[j]!.data.length <= FEED_BYTES) {
-      size += records[j]!.data.length;
-      j++;
-    }
-    if (j === i + 1) pipeline.output(first.data, first.at);
-    else {
-      const joined = new Uint8Array(size);
-      let offset = 0;
-      for (let k = i; k < j; k++) {
-        joined.set(records[k]!.data, offset);
-        offset += records[k]!.data.length;
+    const record = records[i]!;
+    switch (record.kind) {
+      case 'output': {
+        let j = i + 1;
+        let size = record.data.length;
+        while (
+          j < records.length &&
+          records[j]!.kind === 'output' &&
+          records[j]!.at - record.at <= OUTPUT_COALESCE_MS &&
+          size + records[j]!.data.length <= FEED_BYTES
+        ) {
+          size += records[j]!.data.length;
+          j++;
+        }
+        pipeline.output(joined(records, i, j, size), record.at);
+        i = j;
+        continue;
       }
-      pipeline.output(joined, first.at);
+      case 'input':
+        pipeline.input(decoder.decode(record.data), record.at);
+        break;
+      case 'resize': {
+        const view = new DataView(record.data.buffer, record.data.byteOffset, record.data.byteLength);
+        pipeline.resize(view.getUint16(0, true), view.getUint16(2, true), record.at);
+        break;
+      }
+      case 'end': {
+        const view = new DataView(record.data.buffer, record.data.byteOffset, record.data.byteLength);
+        await pipeline.end(view.getInt32(0, true), record.at);
+        return true;
+      }
+      default:
+        record.kind satisfies never;
     }
-    i = j;
+    i++;
   }
+  return false;
 }
 
-try {
-  const pipeline = await RecordPipeline.start(data, post);
-  const ring = new RingReader(data.ring);
-  let ended = false;
-  port.on('message', (message: ToRecordWorker) => {
-    feed(pipeline, ring.take(message.outputPos));
-    switch (message.t) {
-      case 'input':
-        pipeline.input(message.text, message.at);
-        break;
-      case 'resize':
-        pipeline.resize(message.cols, message.rows, message.at);
-        break;
-      case 'end':
-        ended = true;
-        void pipeline.end(message.status, message.at).then(() => port.close());
-        break;
-      default:
-        message satisfies never;
-    }
-  });
-  post({ t: 'ready' });
-  // Take whatever the main thread has written, then sleep until it writes more. Not awaited:
-  // the thread ends (terminated by the main thread after the seal) while this still waits.
-  void (async () => {
-    while (!ended) {
+async function run(): Promise<void> {
+  try {
+    const pipeline = await RecordPipeline.start(data, post);
+    const ring = new RingReader(data.ring);
+    post({ t: 'ready' });
+    for (;;) {
       const seen = ring.signalValue;
-      feed(pipeline, ring.take());
+      const records = ring.take();
+      if (records.length > 0 && (await apply(pipeline, records))) break;
       await ring.changed(seen);
+      await sleep(GATHER_MS);
     }
-  })();
-} catch (error) {
-  post({ t: 'failed', message: (error as Error).message });
-  port.close();
+  } catch (error) {
+    post({ t: 'failed', message: (error as Error).message });
+  }
+  port?.close();
 }
+
+// Not a top-level await: after a failure the main thread terminates this thread mid-wait.
+void run();
