@@ -136,11 +136,24 @@ const encoder = new TextEncoder();
 /** Lines are encoded straight into batches of this size, which the writer takes whole. */
 const BATCH_BYTES = 1024 * 1024;
 
+/** A piece of a batch queued for the writer; the last piece of a retired batch frees the batch. */
+interface QueuedPiece {
+  readonly bytes: Buffer;
+  batch: Buffer | undefined;
+  releasesBatch: boolean;
+}
+
+/** Retired batches kept for reuse: a long session cycles through the same few megabytes. */
+const FREE_BATCHES = 3;
+
 /**
  * An append-only file of lines. Lines are UTF-8 encoded straight into a batch
- * buffer (no intermediate string or Buffer per line); full batches, or the
- * batch at the end of an event-loop turn, go to a single writer loop. sync()
- * waits only for the bytes appended before it was called, then fdatasyncs.
+ * buffer (no intermediate string or Buffer per line); the filled part of the
+ * batch goes to a single writer loop when the batch is full or at the end of
+ * the event-loop turn, and the writer hands whole queues to writev. Batches
+ * are reused once written, so memory stays flat however long the session.
+ * sync() waits only for the bytes appended before it was called, then
+ * fdatasyncs.
  */
 export class AppendLog {
   readonly #handle: FileHandle;
@@ -149,16 +162,15 @@ export class AppendLog {
   #used = 0;
   /** Bytes of the batch already handed to the writer; the rest of the batch is still filling. */
   #handed = 0;
+  readonly #free: Buffer[] = [];
   #flushScheduled = false;
-  #queue: Buffer[] = [];
+  #queue: QueuedPiece[] = [];
   #appended = 0;
   #written = 0;
   #writing: Promise<void> | undefined;
   #waiters: { target: number; resolve: () => void }[] = [];
   #failure: SpoolWriteError | undefined;
   readonly #onFailure: (error: SpoolWriteError) => void;
-  /** Called after each write with the total bytes now in the file. */
-  onWritten: ((written: number) => void) | undefined;
 
   constructor(handle: FileHandle, name: string, onFailure: (error: SpoolWriteError) => void) {
     this.#handle = handle;
@@ -184,82 +196,83 @@ export class AppendLog {
   }
 
   /**
-   * Appends `text` and a newline. Returns the line's bytes without the newline
-   * (a view that stays valid) so the caller can hash exactly what is written.
+   * Appends `text` and a newline. Returns the line's bytes without the newline,
+   * a view into the batch: hash it at once (the batch is reused once written).
    */
   appendLine(text: string): Uint8Array {
     const worst = text.length * 3 + 1; // UTF-16 unit → at most 3 UTF-8 bytes
     if (worst > BATCH_BYTES - this.#used) this.#newBatch();
-    let line: Uint8Array;
     if (worst > BATCH_BYTES) {
       const own = Buffer.from(text + '\n', 'utf8');
-      this.#queue.push(own);
-      line = own.subarray(0, own.length - 1);
+      this.#enqueue(own, undefined);
       this.#appended += own.length;
-      this.#kick();
-    } else {
-      const start = this.#used;
-      const { written } = encoder.encodeInto(text, this.#batch.subarray(start));
-      this.#batch[start + written] = 0x0a;
-      this.#used += written + 1;
-      this.#appended += written + 1;
-      line = this.#batch.subarray(start, start + written);
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => {
-          this.#flushScheduled = false;
-          this.#seal();
-        });
-      }
+      return own.subarray(0, own.length - 1);
     }
-    return line;
+    const start = this.#used;
+    const { written } = encoder.encodeInto(text, this.#batch.subarray(start));
+    this.#batch[start + written] = 0x0a;
+    this.#used += written + 1;
+    this.#appended += written + 1;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#seal();
+      });
+    }
+    return this.#batch.subarray(start, start + written);
   }
 
   /** Appends raw bytes (a whole note with its separator). */
   appendBytes(bytes: Uint8Array): void {
     this.#seal();
-    this.#queue.push(Buffer.from(bytes));
+    this.#enqueue(Buffer.from(bytes), undefined);
     this.#appended += bytes.length;
-    this.#kick();
   }
 
-  /**
-   * Hands what the batch holds to the writer. Later lines keep filling the same
-   * batch after it (the writer only reads the part it was given), so light
-   * interactive output does not cost a fresh megabyte per event-loop turn.
-   */
+  #enqueue(bytes: Buffer, batch: Buffer | undefined): void {
+    this.#queue.push({ bytes, batch, releasesBatch: false });
+    if (this.#failure === undefined) this.#writing ??= this.#drain();
+  }
+
+  /** Hands what the batch holds to the writer; later lines keep filling the same batch after it. */
   #seal(): void {
     if (this.#used === this.#handed) return;
-    this.#queue.push(this.#batch.subarray(this.#handed, this.#used));
+    this.#enqueue(this.#batch.subarray(this.#handed, this.#used), this.#batch);
     this.#handed = this.#used;
-    this.#kick();
   }
 
-  /** Seals the batch and starts a fresh one (the old one stays alive while written and hashed). */
+  /** Seals the batch and continues in a free (or fresh) one; the old one is freed once written. */
   #newBatch(): void {
     this.#seal();
-    this.#batch = Buffer.allocUnsafe(BATCH_BYTES);
+    const old = this.#batch;
+    const lastPiece = this.#queue.findLast((piece) => piece.batch === old);
+    if (lastPiece !== undefined) lastPiece.releasesBatch = true;
+    else this.#release(old); // every piece of it is already in the file
+    this.#batch = this.#free.pop() ?? Buffer.allocUnsafe(BATCH_BYTES);
     this.#used = 0;
     this.#handed = 0;
   }
 
-  #kick(): void {
-    if (this.#failure === undefined) this.#writing ??= this.#drain();
+  #release(batch: Buffer): void {
+    if (this.#free.length < FREE_BATCHES) this.#free.push(batch);
   }
 
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0 && this.#failure === undefined) {
-        const chunk = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue);
+        const pieces = this.#queue;
         this.#queue = [];
-        let offset = 0;
-        while (offset < chunk.length) {
-          const { bytesWritten } = await this.#handle.write(chunk, offset, chunk.length - offset);
-          offset += bytesWritten;
+        let buffers = pieces.map((piece) => piece.bytes);
+        let left = buffers.reduce((sum, b) => sum + b.length, 0);
+        while (left > 0) {
+          const { bytesWritten } = await this.#handle.writev(buffers);
+          left -= bytesWritten;
+          this.#written += bytesWritten;
+          buffers = skipBytes(buffers, bytesWritten);
         }
-        this.#written += chunk.length;
+        for (const piece of pieces) if (piece.releasesBatch && piece.batch !== undefined) this.#release(piece.batch);
         this.#waiters = this.#waiters.filter((w) => (w.target <= this.#written ? (w.resolve(), false) : true));
-        this.onWritten?.(this.#written);
       }
     } catch (error) {
       this.#fail(error);
@@ -300,6 +313,20 @@ export class AppendLog {
     while (this.#writing !== undefined) await this.#writing;
     await this.#handle.close().catch(() => undefined);
   }
+}
+
+/** The buffers that remain after the first `count` bytes were written (writev may write less than asked). */
+function skipBytes(buffers: readonly Buffer[], count: number): Buffer[] {
+  let skip = count;
+  const rest: Buffer[] = [];
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) skip -= buffer.length;
+    else {
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 /**
