@@ -18,14 +18,6 @@ packages=(
   make            # npm ci: node-gyp's build of node-pty
   g++             # npm ci: node-gyp's build of node-pty (C++)
 )
-  chromium        # end-to-end tests: playwright-core (no bundled browser) drives the UI served by the browser host
-  openssh-server  # end-to-end tests: a local sshd that trusts the service's SSH CA, target of JIT sessions
-  openssh-client  # recorder and end-to-end tests: `ssh` with the JIT certificate, `ssh-keygen` for the CA
-  sudo            # recorder tests: a real password prompt (echo off) whose input must never be recorded
-  python3         # npm ci: node-pty ships no Linux prebuild; node-gyp (Python) compiles it
-  make            # npm ci: node-gyp's build of node-pty
-  g++             # npm ci: node-gyp's build of node-pty (C++)
-)
 
 installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
