@@ -30,6 +30,7 @@ import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
 import { createRing, RingWriter, type RingRecordKind } from './record-path/ring.ts';
 import { createSpool, type SpoolMeta } from './spool.ts';
+import { inputMode, ptyMasterFd } from './termios/index.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
 export const DISPLAY_HIGH_WATER = 4 * 1024 * 1024;
@@ -81,6 +82,8 @@ export class RecordedSession {
   /** Records the ring had no room for; written first once it has (the pty is paused meanwhile). */
   #overflow: { kind: RingRecordKind; data: Uint8Array; at: number }[] = [];
   #pty: pty.IPty | undefined;
+  #masterFd: number | undefined;
+  #hiddenRun = false;
   #posted = 0;
   #checkpointed = 0;
   #unacked = 0;
@@ -203,6 +206,7 @@ export class RecordedSession {
       this.#end();
       return;
     }
+    this.#masterFd = ptyMasterFd(this.#pty);
     this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
     this.#pty.onExit(({ exitCode, signal }) => {
       this.#exit = { exitCode, signal: signal ?? null };
@@ -248,8 +252,19 @@ export class RecordedSession {
 
   input(data: string): void {
     if (this.#stopped || this.#exited || this.#pty === undefined) return;
+    // Read before the keys go in: whether the program will echo them decides whether they are a
+    // secret. ECHO off in line mode is getpass/sudo/read -s/ssh's passphrase prompt (termios/).
+    const hidden = this.#masterFd !== undefined && inputMode(this.#masterFd) === 'hidden';
     this.#pty.write(data); // echo path first
-    if (this.#recordInput) this.#record('input', utf8(data), performance.now());
+    if (!this.#recordInput) return;
+    if (!hidden) {
+      this.#hiddenRun = false;
+      this.#record('input', utf8(data), performance.now());
+    } else if (!this.#hiddenRun) {
+      // One record per run of hidden keys: nothing reveals how many were typed.
+      this.#hiddenRun = true;
+      this.#record('input-hidden', new Uint8Array(0), performance.now());
+    }
   }
 
   resize(cols: number, rows: number): void {

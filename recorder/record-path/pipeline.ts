@@ -25,6 +25,8 @@ import {
   type CheckpointKind,
   type Ed25519Signer,
 } from '../../shared/bundle/index.ts';
+import { hiddenInputMarker, type HiddenInputReason } from '../../shared/redaction/markers.ts';
+import { HIDDEN_INPUT_COUNT } from '../../shared/redaction/policy.ts';
 import { nodeSuite } from '../node-crypto.ts';
 import { passThroughRedactor, type RedactedPiece, type Redactor } from '../redaction.ts';
 import { AppendLog, SPOOL_FILES, type SpoolWriteError } from '../spool.ts';
@@ -73,6 +75,7 @@ export class RecordPipeline {
   readonly #timer: NodeJS.Timeout;
   #failed = false;
   #limited = false;
+  #hiddenInputs = 0;
   #ended = false;
 
   private constructor(data: PipelineData, post: (message: FromRecordWorker) => void, cast: AppendLog, notes: AppendLog) {
@@ -125,6 +128,18 @@ export class RecordPipeline {
     this.#requestCheckpoint('input', INPUT_CHECKPOINT_DELAY_MS);
   }
 
+  /**
+   * Keys are being typed that the terminal does not echo (a password prompt).
+   * One marker and nothing else: not the keys, not their number.
+   */
+  inputHidden(reason: HiddenInputReason, at: number): void {
+    if (this.#stopped) return;
+    this.#flushOutput();
+    this.#record({ interval: this.#intervalTo(at), code: 'm', data: hiddenInputMarker(reason) });
+    this.#hiddenInputs++;
+    this.#requestCheckpoint('marker');
+  }
+
   resize(cols: number, rows: number, at: number): void {
     if (this.#stopped) return;
     this.#flushOutput();
@@ -145,7 +160,9 @@ export class RecordPipeline {
     while (this.#checkpointLoop !== undefined) await this.#checkpointLoop;
     await this.#cast.close();
     await this.#notes.close();
-    if (!this.#failed) this.#post({ t: 'sealed', redactionCounts: this.#redactor.counts() });
+    const counts = { ...this.#redactor.counts() };
+    if (this.#hiddenInputs > 0) counts[HIDDEN_INPUT_COUNT] = (counts[HIDDEN_INPUT_COUNT] ?? 0) + this.#hiddenInputs;
+    if (!this.#failed) this.#post({ t: 'sealed', redactionCounts: counts });
   }
 
   get #stopped(): boolean {

@@ -19,10 +19,14 @@ const RECORD_HEADER = 13;
 const WRITTEN = 0;
 const READ = 1;
 
-/** What a record holds: output bytes, keystrokes (UTF-8), a resize (u16 cols, u16 rows) or the exit (i32 status). */
-export type RingRecordKind = 'output' | 'input' | 'resize' | 'end';
-const KIND_CODES: Record<RingRecordKind, number> = { output: 0, input: 1, resize: 2, end: 3 };
-const KINDS: readonly RingRecordKind[] = ['output', 'input', 'resize', 'end'];
+/**
+ * What a record holds: output bytes, keystrokes (UTF-8), the start of hidden
+ * input (no bytes: the keys themselves never enter the ring), a resize (u16
+ * cols, u16 rows) or the exit (i32 status).
+ */
+export type RingRecordKind = 'output' | 'input' | 'input-hidden' | 'resize' | 'end';
+const KIND_CODES: Record<RingRecordKind, number> = { output: 0, input: 1, 'input-hidden': 2, resize: 3, end: 4 };
+const KINDS: readonly RingRecordKind[] = ['output', 'input', 'input-hidden', 'resize', 'end'];
 
 export interface RingBuffers {
   readonly data: SharedArrayBuffer;

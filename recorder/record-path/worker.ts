@@ -58,6 +58,9 @@ async function apply(pipeline: RecordPipeline, records: readonly RingRecord[]): 
       case 'input':
         pipeline.input(decoder.decode(record.data), record.at);
         break;
+      case 'input-hidden':
+        pipeline.inputHidden('echo-off', record.at);
+        break;
       case 'resize': {
         const view = new DataView(record.data.buffer, record.data.byteOffset, record.data.byteLength);
         pipeline.resize(view.getUint16(0, true), view.getUint16(2, true), record.at);

@@ -1,0 +1,51 @@
+/*
+ * The line discipline's local modes of a terminal, for the recorder: whether
+ * the program on a pty has turned echo off (a password prompt) or taken the
+ * terminal raw (a line editor, ssh, a full-screen program that echoes itself).
+ *
+ * Linux and macOS answer tcgetattr() on a pty's master with the slave's
+ * termios, so the recorder can ask through the master fd node-pty holds.
+ *
+ * Node-API only (no V8 or nan), so one build serves every Node version.
+ */
+#include <errno.h>
+#include <termios.h>
+#include <node_api.h>
+
+/* Bits of the value modeFlags() returns; index.ts mirrors them. */
+#define MODE_ECHO 1
+#define MODE_CANONICAL 2
+
+/*
+ * modeFlags(fd) -> number: MODE_* bits when fd is a terminal, or -errno when
+ * tcgetattr fails (EBADF, ENOTTY, ...). Failures are values, not exceptions:
+ * the recorder asks on every keystroke and must never throw there.
+ */
+static napi_value ModeFlags(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int32_t fd = -1;
+  int32_t flags;
+  struct termios attributes;
+
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    flags = -EBADF;
+  } else if (tcgetattr(fd, &attributes) != 0) {
+    flags = errno > 0 ? -errno : -EIO;
+  } else {
+    flags = 0;
+    if (attributes.c_lflag & ECHO) flags |= MODE_ECHO;
+    if (attributes.c_lflag & ICANON) flags |= MODE_CANONICAL;
+  }
+  if (napi_create_int32(env, flags, &result) != napi_ok) return NULL;
+  return result;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  napi_value fn;
+  if (napi_create_function(env, "modeFlags", NAPI_AUTO_LENGTH, ModeFlags, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "modeFlags", fn) != napi_ok) return NULL;
+  return exports;
+}
