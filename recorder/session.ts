@@ -243,6 +243,7 @@ export class RecordedSession {
     if (this.#stopped) return; // nothing is shown that is not recorded
     const at = performance.now();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.#hiddenRun = false; // a new prompt (or anything shown) starts a new run of hidden input
     this.#deps.emit({ type: 'output', sessionId: this.id, data: bytes });
     this.#record('output', bytes, at);
     this.#posted += bytes.length;
