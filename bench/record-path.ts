@@ -35,6 +35,7 @@ import { RecordPipeline, type PipelineData } from '../recorder/record-path/pipel
 import { newSessionId } from '../recorder/session.ts';
 import { createSpool, SPOOL_FILES, type SpoolMeta } from '../recorder/spool.ts';
 import { originForSession, utf8 } from '../shared/bundle/index.ts';
+import { devRedactionKey } from '../shared/redaction/fingerprint.ts';
 import { countNewlines, createWorkspace } from './corpus.ts';
 import { fmtMbps, isQuick, mb } from './report.ts';
 
@@ -116,6 +117,7 @@ export async function runPipeline(reads: readonly Uint8Array[], workDir: string,
     sessionPublicKey: rawPublicKey(publicKey),
     firstPrev: new Uint8Array(createHash('sha256').update(certBytes).digest()),
     policy: { version: 'bench', recordInput: true },
+    redactionKey: devRedactionKey('bench'),
     knownSecrets: [],
     startAt: performance.now(),
   };

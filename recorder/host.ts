@@ -126,6 +126,7 @@ export class RecorderHost {
       const session = await RecordedSession.open(call, call.bundlePath ?? join(this.#bundleDir, `${call.sessionId}.custody`), {
         spoolRoot: this.#spoolRoot,
         deviceKey,
+        redactionKey: await this.#options.keyStore.redactionKey(),
         emit: this.#options.emit,
         onEnded: (s, outcome) => void this.#ended(s, outcome),
       });

@@ -25,6 +25,7 @@ import {
   type Ed25519Signer,
   type SessionKeyCert,
 } from '../shared/bundle/index.ts';
+import type { RedactionKey } from '../shared/redaction/fingerprint.ts';
 import { nodeSuite } from './node-crypto.ts';
 import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
@@ -53,6 +54,7 @@ const RECORD_WORKER = new URL('./record-path/worker.ts', import.meta.url);
 export interface SessionDeps {
   readonly spoolRoot: string;
   readonly deviceKey: Ed25519Signer;
+  readonly redactionKey: RedactionKey;
   readonly emit: (event: RecorderEvent) => void;
   /** Called once the session has been sealed (or has failed): pack and clean up. */
   readonly onEnded: (session: RecordedSession, outcome: SessionOutcome) => void;
@@ -161,6 +163,7 @@ export class RecordedSession {
       sessionPublicKey,
       firstPrev: new Uint8Array(createHash('sha256').update(certBytes).digest()),
       policy: call.redactionPolicy,
+      redactionKey: deps.redactionKey,
       knownSecrets: call.knownSecrets,
       startAt: performance.now(),
     };

@@ -7,6 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { CastHeader, CheckpointKind } from '../../shared/bundle/index.ts';
+import type { RedactionKey } from '../../shared/redaction/fingerprint.ts';
 import type { RedactionPolicyRef } from '../protocol.ts';
 import type { RingBuffers } from './ring.ts';
 
@@ -22,6 +23,8 @@ export interface RecordWorkerData {
   /** SHA-256 of keys/session-key.dsse.json: the first checkpoint's `prev`. */
   readonly firstPrev: Uint8Array;
   readonly policy: RedactionPolicyRef;
+  /** The key for redaction fingerprints (HMAC): markers name a secret without revealing it. */
+  readonly redactionKey: RedactionKey;
   readonly knownSecrets: readonly string[];
   /** performance.now() in the pty thread when the header was written (time 0 of the recording). */
   readonly startAt: number;

@@ -28,7 +28,8 @@ import {
 import { hiddenInputMarker, type HiddenInputReason } from '../../shared/redaction/markers.ts';
 import { HIDDEN_INPUT_COUNT } from '../../shared/redaction/policy.ts';
 import { nodeSuite } from '../node-crypto.ts';
-import { passThroughRedactor, type RedactedPiece, type Redactor } from '../redaction.ts';
+import type { RedactedPiece, Redactor } from '../../shared/redaction/redactor.ts';
+import { sessionRedactor } from '../redaction.ts';
 import { AppendLog, SPOOL_FILES, type SpoolWriteError } from '../spool.ts';
 import type { FromRecordWorker, RecordWorkerData } from './messages.ts';
 
@@ -38,6 +39,8 @@ export type PipelineData = Omit<RecordWorkerData, 'ring'>;
 export const CHECKPOINT_INTERVAL_MS = 250;
 export const CHECKPOINT_OUTPUT_BYTES = 1024 * 1024;
 const INPUT_CHECKPOINT_DELAY_MS = 2;
+/** How long output must be quiet before the redactor releases what it holds back (checked on the checkpoint tick). */
+const REDACTION_IDLE_MS = 200;
 /** Output that arrived within this many milliseconds of the first pending byte shares its event. */
 export const OUTPUT_COALESCE_MS = 5;
 /** Output data per event line: keeps every line far below the format's 1 MiB cap even when JSON-escaped. */
@@ -76,6 +79,7 @@ export class RecordPipeline {
   #failed = false;
   #limited = false;
   #hiddenInputs = 0;
+  #lastOutputAt = 0;
   #ended = false;
 
   private constructor(data: PipelineData, post: (message: FromRecordWorker) => void, cast: AppendLog, notes: AppendLog) {
@@ -84,10 +88,14 @@ export class RecordPipeline {
     this.#cast = cast;
     this.#notes = notes;
     this.#signer = keySigner(data.sessionKey, data.sessionPublicKey);
-    this.#redactor = passThroughRedactor(data.policy, data.knownSecrets);
+    this.#redactor = sessionRedactor({ policy: data.policy, knownSecrets: data.knownSecrets, key: data.redactionKey, cols: data.header.term.cols });
     this.#lastAt = data.startAt;
     this.#prevHash = data.firstPrev;
     this.#timer = setInterval(() => {
+      // Held-back text (a tail that could still have become a secret) goes out once output is idle.
+      if (this.#redactor.holding && performance.now() - this.#lastOutputAt >= REDACTION_IDLE_MS) {
+        this.#takeOutput(this.#redactor.idle(), this.#lastOutputAt);
+      }
       if (this.#tree.size > this.#checkpointedSize) this.#requestCheckpoint('interval');
     }, CHECKPOINT_INTERVAL_MS);
   }
@@ -110,6 +118,7 @@ export class RecordPipeline {
 
   output(data: Uint8Array, at: number): void {
     if (this.#stopped) return;
+    this.#lastOutputAt = at;
     this.#rawOutput += data.length;
     this.#takeOutput(this.#redactor.output(this.#decoder.decode(data, { stream: true })), at);
     this.#outputSinceCheckpoint += data.length;
@@ -142,6 +151,7 @@ export class RecordPipeline {
 
   resize(cols: number, rows: number, at: number): void {
     if (this.#stopped) return;
+    this.#redactor.resize(cols);
     this.#flushOutput();
     this.#record({ interval: this.#intervalTo(at), code: 'r', data: `${cols}x${rows}` });
     this.#requestCheckpoint('resize');
@@ -153,7 +163,7 @@ export class RecordPipeline {
     this.#ended = true;
     clearInterval(this.#timer);
     this.#takeOutput(this.#redactor.output(this.#decoder.decode()), at);
-    this.#takeOutput(this.#redactor.flush(), at);
+    this.#takeOutput(this.#redactor.end(), at);
     this.#flushOutput();
     this.#record({ interval: this.#intervalTo(at), code: 'x', data: String(status) });
     this.#requestCheckpoint('seal');

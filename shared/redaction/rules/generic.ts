@@ -1,0 +1,29 @@
+/**
+ * The generic high-entropy rule: no keyword, run by the scanner's token pass on every run of
+ * token characters. Catches secrets without a known prefix or context (random API keys, base64
+ * keys), minus the allowlist of random-looking text that is not secret.
+ */
+import { allowlistReason, isHex, looksRandom } from '../entropy.ts';
+import type { SecretRule } from '../types.ts';
+
+export const GENERIC_RULES: readonly SecretRule[] = [
+  {
+    id: 'generic-high-entropy',
+    version: 1,
+    description: 'A token of 20+ base64/base62 characters that reads as random (mixed classes, entropy near the maximum), unless allowlisted (git SHAs, UUIDs, checksums, digests, pod names, paths)',
+    category: 'high-entropy',
+    keywords: [],
+    // Pieces of a token run split at `.`, `:` and `=` (assignments, JWT-like and dotted names
+    // are other rules' business); base64 padding stays with its piece.
+    pattern: String.raw`[A-Za-z0-9+/_\-~]{20,}={0,2}`,
+    window: { before: 0, after: 0 },
+    accept: (token) => {
+      if (allowlistReason(token) !== undefined || isHex(token)) return false;
+      const core = token.replace(/=+$/, '');
+      // Dashed or underscored words (`my-long-service-name-2`) are names, not keys.
+      const pieces = core.split(/[-_~]/);
+      if (pieces.length > 2 && pieces.every((p) => p.length <= 12)) return false;
+      return looksRandom(core);
+    },
+  },
+];

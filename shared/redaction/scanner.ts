@@ -1,0 +1,246 @@
+/**
+ * The redaction scanner: finds secrets in a piece of text with the rule set, in time linear in
+ * the text.
+ *
+ * 1. One Aho-Corasick pass finds every keyword occurrence (hit).
+ * 2. One token pass finds runs of token characters; they are the hits of the keywordless rules
+ *    (the generic high-entropy rule).
+ * 3. Each rule's hits become windows ([hit start − before, hit end + after)); a rule's windows
+ *    are merged where they overlap, so every character is handed to a rule's RE2 program at most
+ *    once. RE2 (re2js) runs in time linear in its input, so the whole scan is
+ *    O(text · (2 + rules that hit)).
+ */
+import { RE2JS } from 're2js';
+import { buildKeywordAutomaton, scanKeywords, type KeywordAutomaton } from './aho-corasick.ts';
+import type { SecretRule, SecretSpan, StepCounter } from './types.ts';
+
+const DEFAULT_WINDOW = { before: 64, after: 256 } as const;
+
+/** Keywordless rules see token runs of this many UTF-16 units, no fewer and no more. */
+export const TOKEN_RUN_MIN = 8;
+export const TOKEN_RUN_MAX = 4096;
+
+/** The marker whose hit opens a multi-line block (private keys): held until its END arrives. */
+const BLOCK_KEYWORD = '-----begin';
+const BLOCK_END = '-----END';
+
+interface CompiledRule {
+  readonly rule: SecretRule;
+  readonly program: RE2JS;
+  readonly secretGroup: number;
+  readonly before: number;
+  readonly after: number;
+  /** A private-key rule opened by `-----BEGIN`: held from BEGIN until its END or its cap. */
+  readonly isBlock: boolean;
+}
+
+export interface CompiledRules {
+  readonly rules: readonly CompiledRule[];
+  readonly automaton: KeywordAutomaton;
+  /** For each automaton keyword, the indices of the rules it opens. */
+  readonly owners: readonly (readonly number[])[];
+  /** Indices of the rules driven by the token pass. */
+  readonly keywordless: readonly number[];
+}
+
+export function compileRules(rules: readonly SecretRule[]): CompiledRules {
+  const seen = new Set<string>();
+  const keywordIndex = new Map<string, number>();
+  const keywords: string[] = [];
+  const owners: number[][] = [];
+  const keywordless: number[] = [];
+  const compiled = rules.map((rule, index): CompiledRule => {
+    if (seen.has(rule.id)) throw new Error(`redaction rule ${rule.id}: the id is used twice`);
+    seen.add(rule.id);
+    let program: RE2JS;
+    try {
+      program = RE2JS.compile(rule.pattern);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new Error(`redaction rule ${rule.id}: bad pattern: ${why}`, { cause: error });
+    }
+    const secretGroup = rule.secretGroup ?? 0;
+    if (!Number.isInteger(secretGroup) || secretGroup < 0 || secretGroup > program.groupCount()) {
+      throw new Error(
+        `redaction rule ${rule.id}: secretGroup ${secretGroup} does not exist (the pattern has ${program.groupCount()} groups)`,
+      );
+    }
+    const window = rule.window ?? DEFAULT_WINDOW;
+    if (!(window.before >= 0 && window.after >= 0)) {
+      throw new Error(`redaction rule ${rule.id}: window bounds must be non-negative`);
+    }
+    let isBlock = false;
+    if (rule.keywords.length === 0) keywordless.push(index);
+    for (const raw of rule.keywords) {
+      const keyword = raw.toLowerCase();
+      if (keyword.length === 0) throw new Error(`redaction rule ${rule.id}: empty keyword`);
+      if (keyword === BLOCK_KEYWORD && rule.category === 'private-key') isBlock = true;
+      let k = keywordIndex.get(keyword);
+      if (k === undefined) {
+        k = keywords.length;
+        keywordIndex.set(keyword, k);
+        keywords.push(keyword);
+        owners.push([]);
+      }
+      const list = owners[k]!;
+      if (!list.includes(index)) list.push(index);
+    }
+    return { rule, program, secretGroup, before: window.before, after: window.after, isBlock };
+  });
+  return { rules: compiled, automaton: buildKeywordAutomaton(keywords), owners, keywordless };
+}
+
+/** [A-Za-z0-9+/=_\-.~]: the characters of tokens, keys and base64. */
+function isTokenChar(code: number): boolean {
+  return (
+    (code >= 97 && code <= 122) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 48 && code <= 57) ||
+    code === 43 || code === 47 || code === 61 || code === 95 || code === 45 || code === 46 || code === 126
+  );
+}
+
+interface Hit {
+  readonly start: number;
+  readonly end: number;
+}
+
+interface RawSpan extends SecretSpan {
+  readonly rule: number;
+}
+
+interface Pass {
+  /** Every accepted secret, per rule in rule order, each rule's in text order. */
+  readonly spans: RawSpan[];
+  /** Keyword hits: start, end, and the automaton keyword index. */
+  readonly hits: readonly { readonly start: number; readonly end: number; readonly keyword: number }[];
+  readonly pendingDepth: number;
+  /** Start of the token run that reaches the end of the text, or text.length. */
+  readonly trailingRunStart: number;
+}
+
+function run(text: string, compiled: CompiledRules, counter: StepCounter | undefined): Pass {
+  const n = text.length;
+  const { automaton, owners, rules, keywordless } = compiled;
+  const scan = scanKeywords(automaton, text, counter);
+  const hits = scan.hits.map((hit) => ({
+    keyword: hit.keyword,
+    end: hit.end,
+    start: hit.end - automaton.keywords[hit.keyword]!.length,
+  }));
+
+  // Windows per rule, merged as they come. Hits arrive in order of their end, and a later hit's
+  // window start can only precede the current window's start if it overlaps it, so a greedy
+  // merge with the last window suffices.
+  const windows: [number, number][][] = rules.map(() => []);
+  const addWindow = (ruleIndex: number, hit: Hit): void => {
+    const rule = rules[ruleIndex]!;
+    const start = Math.max(0, hit.start - rule.before);
+    const end = Math.min(n, hit.end + rule.after);
+    const list = windows[ruleIndex]!;
+    const last = list[list.length - 1];
+    if (last !== undefined && start <= last[1]) {
+      last[0] = Math.min(last[0], start);
+      last[1] = Math.max(last[1], end);
+    } else {
+      list.push([start, end]);
+    }
+  };
+  for (const hit of hits) for (const ruleIndex of owners[hit.keyword]!) addWindow(ruleIndex, hit);
+
+  // Token pass: runs of token characters, for the keywordless rules.
+  let trailingRunStart = n;
+  {
+    let runStart = -1;
+    for (let i = 0; i <= n; i++) {
+      const inRun = i < n && isTokenChar(text.charCodeAt(i));
+      if (inRun) {
+        if (runStart < 0) runStart = i;
+      } else if (runStart >= 0) {
+        const length = i - runStart;
+        if (length >= TOKEN_RUN_MIN && length <= TOKEN_RUN_MAX) {
+          for (const ruleIndex of keywordless) addWindow(ruleIndex, { start: runStart, end: i });
+        }
+        if (i === n) trailingRunStart = runStart;
+        runStart = -1;
+      }
+    }
+    if (counter) counter.steps += n;
+  }
+
+  const spans: RawSpan[] = [];
+  rules.forEach((rule, ruleIndex) => {
+    for (const [windowStart, windowEnd] of windows[ruleIndex]!) {
+      const slice = text.slice(windowStart, windowEnd);
+      if (counter) counter.steps += slice.length;
+      const matcher = rule.program.matcher(slice);
+      let from = 0;
+      while (from <= slice.length && matcher.find(from)) {
+        const matchStart = matcher.start(0);
+        const matchEnd = matcher.end(0);
+        const secretStart = matcher.start(rule.secretGroup);
+        const secretEnd = matcher.end(rule.secretGroup);
+        if (secretStart >= 0 && secretEnd > secretStart) {
+          const secret = slice.slice(secretStart, secretEnd);
+          if (rule.rule.accept === undefined || rule.rule.accept(secret)) {
+            spans.push({
+              start: windowStart + secretStart,
+              end: windowStart + secretEnd,
+              ruleId: rule.rule.id,
+              rule: ruleIndex,
+            });
+          }
+        }
+        from = matchEnd > matchStart ? matchEnd : matchEnd + 1;
+      }
+    }
+  });
+
+  return { spans, hits, pendingDepth: scan.pendingDepth, trailingRunStart };
+}
+
+export function scanText(text: string, rules: CompiledRules, counter?: StepCounter): SecretSpan[] {
+  const { spans } = run(text, rules, counter);
+  // Earliest start first; on a tie the longer span, then the earlier rule, names the merge.
+  spans.sort((a, b) => a.start - b.start || b.end - a.end || a.rule - b.rule);
+  const merged: { start: number; end: number; ruleId: string }[] = [];
+  for (const span of spans) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && span.start < last.end) {
+      last.end = Math.max(last.end, span.end);
+    } else {
+      merged.push({ start: span.start, end: span.end, ruleId: span.ruleId });
+    }
+  }
+  return merged;
+}
+
+export function holdPoint(text: string, rules: CompiledRules): number {
+  const n = text.length;
+  const pass = run(text, rules, undefined);
+  let hold = n - pass.pendingDepth;
+
+  // Private-key blocks found complete (with their END line): BEGIN hits they cover are closed.
+  const terminated: RawSpan[] = pass.spans.filter(
+    (span) => rules.rules[span.rule]!.isBlock && text.slice(span.start, span.end).includes(BLOCK_END),
+  );
+  const blockKeyword = rules.automaton.keywords.indexOf(BLOCK_KEYWORD);
+
+  for (const hit of pass.hits) {
+    for (const ruleIndex of rules.owners[hit.keyword]!) {
+      const rule = rules.rules[ruleIndex]!;
+      if (hit.end + rule.after <= n) continue; // the window closed inside the text
+      if (rule.isBlock && hit.keyword === blockKeyword) {
+        const closed = terminated.some((s) => s.rule === ruleIndex && s.start <= hit.start && s.end >= hit.end);
+        if (!closed) hold = Math.min(hold, hit.start);
+      } else {
+        hold = Math.min(hold, Math.max(0, hit.start - rule.before));
+      }
+    }
+  }
+
+  if (rules.keywordless.length > 0 && n - pass.trailingRunStart <= TOKEN_RUN_MAX) {
+    hold = Math.min(hold, pass.trailingRunStart);
+  }
+  return hold;
+}

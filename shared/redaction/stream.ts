@@ -1,0 +1,257 @@
+/**
+ * The streaming redactor: what the record path runs on every chunk of output
+ * and input before anything is hashed or written.
+ *
+ * Output. Text is held back only while its tail could still be the start of a
+ * secret (scanner.holdPoint: a keyword split at the end, an open rule window,
+ * a trailing token run, an unterminated private-key block) or an unfinished
+ * escape sequence; everything before that is released at once, masked. Held
+ * text goes out at idle() (masking what is a secret as it stands), at end(),
+ * or when it passes HOLD_LIMIT.
+ *
+ * Detection runs on what the user sees, masking edits the raw stream. A cheap
+ * pass first strips escape sequences; when it finds nothing and the chunk does
+ * no line editing (backspaces, cursor moves, lone carriage returns, readline's
+ * wrap), the chunk is released untouched. Otherwise the terminal model
+ * (terminal-view.ts) renders the chunk, and masks replace each hidden cell with
+ * one "*" per cell while escape sequences pass through byte for byte.
+ *
+ * Input. Keystrokes are assembled per line (Enter, idle or a size bound) and
+ * scanned as a line, with DEL/backspace applied, so a token typed or pasted
+ * at a prompt is found whole.
+ *
+ * Every redaction leaves a marker `redacted <rule> <keyed fingerprint>`.
+ */
+/* eslint-disable no-control-regex -- terminal escape sequences are made of control characters */
+import { fingerprint, type RedactionKey } from './fingerprint.ts';
+import { redactionMarker } from './markers.ts';
+import type { RedactedPiece, Redactor } from './redactor.ts';
+import { holdPoint, scanText, type CompiledRules } from './scanner.ts';
+import { cellWidth, incompleteTail, maskRaw, renderVisible } from './terminal-view.ts';
+import type { RuleCategory, SecretSpan } from './types.ts';
+
+/** Held output past this many UTF-16 units is released regardless (masking what matched so far). */
+export const HOLD_LIMIT = 32 * 1024;
+/** An input line longer than this is scanned and released without waiting for Enter. */
+export const INPUT_LINE_LIMIT = 4096;
+
+export interface StreamRedactorOptions {
+  readonly rules: CompiledRules;
+  readonly categoryOf: (ruleId: string) => RuleCategory | undefined;
+  readonly key: RedactionKey;
+  readonly policyVersion: string;
+  readonly cols: number;
+}
+
+// CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (… BEL or ESC \), and two-character escapes.
+const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/g;
+/** Line editing that only the terminal model can follow: BS, DEL, cursor moves, erases, lone CR, readline's " \r" wrap. */
+const EDITING = /[\b\x7f]|\x1b\[[0-9;]*[@A-HJKPSTX`dfa]|\r(?!\n)/;
+/** OSC strings (window titles often carry the command line) are invisible but recorded: scanned on their own. */
+const OSC = /\x1b\]([^\x07\x1b]*)(\x07|\x1b\\)/g;
+
+interface Approximation {
+  /** The text with escape sequences removed and CRLF as LF. */
+  readonly text: string;
+  /** Raw index of each character of `text`. */
+  readonly rawIndex: Int32Array;
+}
+
+function approximate(raw: string): Approximation {
+  const rawIndex = new Int32Array(raw.length + 1);
+  const parts: string[] = [];
+  let length = 0;
+  const copy = (from: number, to: number): void => {
+    if (to <= from) return;
+    parts.push(raw.slice(from, to));
+    for (let i = from; i < to; i++) rawIndex[length++] = i;
+  };
+  /** Copies raw[from, to) with each CRLF as LF. */
+  const append = (from: number, to: number): void => {
+    let start = from;
+    for (let cr = raw.indexOf('\r\n', start); cr >= 0 && cr < to; cr = raw.indexOf('\r\n', start)) {
+      copy(start, cr);
+      start = cr + 1; // keep the LF
+    }
+    copy(start, to);
+  };
+  let last = 0;
+  ESCAPE.lastIndex = 0;
+  for (let m = ESCAPE.exec(raw); m !== null; m = ESCAPE.exec(raw)) {
+    append(last, m.index);
+    last = m.index + m[0].length;
+  }
+  append(last, raw.length);
+  rawIndex[length] = raw.length;
+  return { text: parts.join(''), rawIndex };
+}
+
+/** Replaces raw characters at `indices` with one "*" per cell. */
+function maskAt(raw: string, indices: Iterable<number>): string {
+  const set = new Set(indices);
+  if (set.size === 0) return raw;
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    if (!set.has(i)) {
+      out += raw[i];
+      continue;
+    }
+    const cp = raw.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    out += '*'.repeat(Math.max(1, cellWidth(cp)));
+  }
+  return out;
+}
+
+export class StreamRedactor implements Redactor {
+  readonly policyVersion: string;
+  readonly #options: StreamRedactorOptions;
+  #cols: number;
+  #pending = '';
+  #inputLine = '';
+  readonly #counts: Record<string, number> = {};
+
+  constructor(options: StreamRedactorOptions) {
+    this.#options = options;
+    this.policyVersion = options.policyVersion;
+    this.#cols = options.cols;
+  }
+
+  get holding(): boolean {
+    return this.#pending.length > 0 || this.#inputLine.length > 0;
+  }
+
+  resize(cols: number): void {
+    this.#cols = cols;
+  }
+
+  counts(): Record<string, number> {
+    return { ...this.#counts };
+  }
+
+  output(text: string): RedactedPiece[] {
+    this.#pending += text;
+    return this.#release(this.#pending.length > HOLD_LIMIT);
+  }
+
+  idle(): RedactedPiece[] {
+    return [...this.#release(true), ...this.#releaseInput()];
+  }
+
+  end(): RedactedPiece[] {
+    return this.idle();
+  }
+
+  input(text: string): RedactedPiece[] {
+    this.#inputLine += text;
+    const pieces: RedactedPiece[] = [];
+    for (;;) {
+      const enter = this.#inputLine.search(/[\r\n]/);
+      if (enter < 0) break;
+      pieces.push(...this.#scanInput(this.#inputLine.slice(0, enter + 1)));
+      this.#inputLine = this.#inputLine.slice(enter + 1);
+    }
+    if (this.#inputLine.length > INPUT_LINE_LIMIT) pieces.push(...this.#releaseInput());
+    return pieces;
+  }
+
+  #releaseInput(): RedactedPiece[] {
+    const line = this.#inputLine;
+    this.#inputLine = '';
+    return line.length === 0 ? [] : this.#scanInput(line);
+  }
+
+  /** Scans one line of keystrokes as typed: DEL and BS remove the character before them. */
+  #scanInput(keys: string): RedactedPiece[] {
+    const kept: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const c = keys.charCodeAt(i);
+      if (c === 0x7f || c === 0x08) kept.pop();
+      else kept.push(i);
+    }
+    const typed = kept.map((i) => keys[i]).join('');
+    const spans = scanText(typed, this.#options.rules);
+    if (spans.length === 0) return [{ kind: 'text', text: keys }];
+    const hidden: number[] = [];
+    for (const span of spans) for (let i = span.start; i < span.end; i++) hidden.push(kept[i]!);
+    // Characters typed and then deleted inside a secret's reach are hidden too.
+    const first = kept[spans[0]!.start]!;
+    const last = kept[spans[spans.length - 1]!.end - 1]!;
+    for (let i = first; i <= last; i++) if (!kept.includes(i) && keys.charCodeAt(i) !== 0x7f && keys.charCodeAt(i) !== 0x08) hidden.push(i);
+    return [{ kind: 'text', text: maskAt(keys, hidden) }, ...this.#markers(typed, spans)];
+  }
+
+  #markers(text: string, spans: readonly SecretSpan[]): RedactedPiece[] {
+    return spans.map((span) => {
+      const category = this.#options.categoryOf(span.ruleId) ?? 'uncategorised';
+      this.#counts[category] = (this.#counts[category] ?? 0) + 1;
+      return { kind: 'marker', label: redactionMarker(span.ruleId, fingerprint(this.#options.key, text.slice(span.start, span.end))) };
+    });
+  }
+
+  /** Releases what can no longer become part of a secret (everything, with `force`). */
+  #release(force: boolean): RedactedPiece[] {
+    const raw = this.#pending;
+    const end = force ? raw.length : incompleteTail(raw);
+    if (end === 0) return [];
+    const region = raw.slice(0, end);
+    const approx = approximate(region);
+    const spans = scanText(approx.text, this.#options.rules);
+    const hold = force ? approx.text.length : holdPoint(approx.text, this.#options.rules);
+    let pieces: RedactedPiece[];
+    let cut: number;
+    if (spans.length === 0 && !EDITING.test(region)) {
+      // The common case: nothing to mask, nothing the terminal model must follow.
+      cut = hold >= approx.text.length ? end : approx.rawIndex[hold]!;
+      pieces = cut === 0 ? [] : [{ kind: 'text', text: region.slice(0, cut) }];
+    } else {
+      ({ pieces, cut } = this.#releaseRendered(region, end, force));
+    }
+    if (cut === 0) return [];
+    this.#pending = raw.slice(cut);
+    return this.#maskTitles(pieces);
+  }
+
+  /** The precise path: render as the terminal would, find secrets in what is seen, mask the raw cells. */
+  #releaseRendered(region: string, end: number, force: boolean): { pieces: RedactedPiece[]; cut: number } {
+    const view = renderVisible(region, this.#cols);
+    let hold = force ? view.text.length : holdPoint(view.text, this.#options.rules);
+    for (const span of scanText(view.text, this.#options.rules)) if (span.start < hold && span.end > hold) hold = span.start;
+    let cut = end;
+    if (hold < view.text.length) {
+      cut = region.length;
+      for (let i = hold; i < view.text.length; i++) for (const r of view.rawIndicesAt(i)) cut = Math.min(cut, r);
+    }
+    if (cut === 0) return { pieces: [], cut };
+    const released = region.slice(0, cut);
+    const releasedView = cut === region.length ? view : renderVisible(released, this.#cols);
+    const spans = scanText(releasedView.text, this.#options.rules);
+    if (spans.length === 0) return { pieces: [{ kind: 'text', text: released }], cut };
+    return {
+      pieces: [{ kind: 'text', text: maskRaw(released, releasedView, spans) }, ...this.#markers(releasedView.text, spans)],
+      cut,
+    };
+  }
+
+  /** Secrets inside OSC strings (window titles carry command lines) are masked in place. */
+  #maskTitles(pieces: RedactedPiece[]): RedactedPiece[] {
+    const out: RedactedPiece[] = [];
+    for (const piece of pieces) {
+      if (piece.kind !== 'text' || !piece.text.includes('\x1b]')) {
+        out.push(piece);
+        continue;
+      }
+      const markers: RedactedPiece[] = [];
+      const text = piece.text.replace(OSC, (whole, payload: string, terminator: string) => {
+        const spans = scanText(payload, this.#options.rules);
+        if (spans.length === 0) return whole;
+        markers.push(...this.#markers(payload, spans));
+        const hidden: number[] = [];
+        for (const span of spans) for (let i = span.start; i < span.end; i++) hidden.push(i);
+        return `\x1b]${maskAt(payload, hidden)}${terminator}`;
+      });
+      out.push({ kind: 'text', text }, ...markers);
+    }
+    return out;
+  }
+}
