@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { cat, exportV2, play, verify } from './bundle-commands.ts';
 import { keys } from './keys.ts';
 import { record, UsageError } from './record.ts';
+import { redact } from './redact.ts';
 
 const USAGE = `usage:
   custody record [--out FILE] [--no-input] -- CMD [ARGS…]   run CMD in a recorded terminal, write a sealed bundle
@@ -12,6 +13,8 @@ const USAGE = `usage:
   custody play FILE [--speed N] [--idle-limit S]    replay the session in this terminal
   custody export FILE --asciicast-v2 OUT.cast       convert for older players (asciinema 2.x)
   custody keys show | trust-root [--out FILE]       this device's key, or a trust root that trusts it
+  custody redact [--policy FILE] [--known-secret V]… [--cols N]
+                                                    redact stdin to stdout; markers on stderr
 `;
 
 function positiveNumber(value: string | undefined, flag: string): number | undefined {
@@ -61,6 +64,19 @@ async function run(argv: string[]): Promise<number> {
       const action = positionals[0];
       if (action !== 'show' && action !== 'trust-root') throw new UsageError('keys takes "show" or "trust-root"');
       return keys(action, values.out);
+    }
+    case 'redact': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { policy: { type: 'string' }, 'known-secret': { type: 'string', multiple: true }, cols: { type: 'string' } },
+      });
+      if (positionals.length > 0) throw new UsageError('redact reads standard input and takes no file');
+      return redact({
+        ...(values.policy === undefined ? {} : { policyFile: values.policy }),
+        knownSecrets: values['known-secret'] ?? [],
+        cols: positiveNumber(values.cols, '--cols') ?? 80,
+      });
     }
     case undefined:
     case 'help':

@@ -1,20 +1,16 @@
 /**
- * Builds the record path's redactor for one session: the built-in rules, the
- * session's known secrets (what the app injected, by value and encodings), the
- * keyed fingerprints, and the streaming redactor over them. A privileged
- * session is never recorded without one.
+ * Builds the record path's redactor for one session: the policy's rules (today
+ * the built-in set: the open call names a policy version, and the full org
+ * policy arrives with the central service), the session's known secrets, and
+ * the fingerprint key. A privileged session is never recorded without one.
  */
-import { knownSecretRule } from '../shared/redaction/known-secrets.ts';
 import type { RedactionKey } from '../shared/redaction/fingerprint.ts';
+import { redactorForPolicy, rulesForPolicy, type PolicyRules } from '../shared/redaction/engine.ts';
+import { DEFAULT_POLICY } from '../shared/redaction/policy.ts';
 import type { Redactor } from '../shared/redaction/redactor.ts';
-import { BUILTIN_RULES, BUILTIN_RULES_VERSION } from '../shared/redaction/rules/index.ts';
-import { compileRules, type CompiledRules } from '../shared/redaction/scanner.ts';
-import { StreamRedactor } from '../shared/redaction/stream.ts';
-import type { RuleCategory, SecretRule } from '../shared/redaction/types.ts';
 import type { RedactionPolicyRef } from './protocol.ts';
 
-const builtinCategories = new Map<string, RuleCategory>(BUILTIN_RULES.map((rule) => [rule.id, rule.category]));
-let builtinCompiled: CompiledRules | undefined;
+let defaultRules: PolicyRules | undefined;
 
 export interface SessionRedactionInput {
   readonly policy: RedactionPolicyRef;
@@ -24,15 +20,8 @@ export interface SessionRedactionInput {
 }
 
 export function sessionRedactor(input: SessionRedactionInput): Redactor {
-  const known = knownSecretRule(input.knownSecrets);
-  const rules: readonly SecretRule[] = known === undefined ? BUILTIN_RULES : [...BUILTIN_RULES, known];
-  // The built-in set compiles once per worker; a session with known secrets compiles its own.
-  const compiled = known === undefined ? (builtinCompiled ??= compileRules(BUILTIN_RULES)) : compileRules(rules);
-  return new StreamRedactor({
-    rules: compiled,
-    categoryOf: (id) => (id === known?.id ? 'known-secret' : builtinCategories.get(id)),
-    key: input.key,
-    policyVersion: `${input.policy.version}+${BUILTIN_RULES_VERSION}`,
-    cols: input.cols,
-  });
+  const policy = { ...DEFAULT_POLICY, version: input.policy.version, recordInput: input.policy.recordInput };
+  // The rules compile once per worker; a session with known secrets compiles its own set.
+  const rules = input.knownSecrets.length === 0 ? (defaultRules ??= rulesForPolicy(policy)) : rulesForPolicy(policy, input.knownSecrets);
+  return redactorForPolicy({ ...rules, version: `${input.policy.version}+${DEFAULT_POLICY.builtinRules}` }, input.key, input.cols);
 }
