@@ -30,6 +30,7 @@ import {
   type SessionPredicate,
   type Statement,
 } from '../shared/bundle/index.ts';
+import { parseMarker, type Marker } from '../shared/redaction/markers.ts';
 import { nodeSuite } from './node-crypto.ts';
 import { SPOOL_FILES, type SpoolMeta } from './spool.ts';
 
@@ -47,6 +48,22 @@ export interface CastScan {
   readonly tornBytes: number;
   /** Data of the last complete line, for finding the exit event. */
   readonly lastLine: string;
+  /** The recording's markers that parse as redaction or hidden-input markers, in order. */
+  readonly markers: readonly Marker[];
+}
+
+/** `[interval,"m",` at the start of a line: cheap to test before parsing anything. */
+const MARKER_EVENT = Buffer.from(',"m",');
+
+function markerOf(line: Buffer): Marker | undefined {
+  const at = line.indexOf(MARKER_EVENT);
+  if (at < 0 || at > 24) return undefined;
+  try {
+    const event = JSON.parse(line.toString('utf8')) as unknown;
+    return Array.isArray(event) && event[1] === 'm' && typeof event[2] === 'string' ? parseMarker(event[2]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Streams session.cast once: line count, Merkle root, digest of the complete lines, torn tail. */
@@ -56,6 +73,7 @@ export async function scanCast(path: string): Promise<CastScan> {
   let carry: Buffer = Buffer.alloc(0);
   let bytes = 0;
   let lastLine: Buffer = Buffer.alloc(0);
+  const markers: Marker[] = [];
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
     const data = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
     let start = 0;
@@ -63,6 +81,8 @@ export async function scanCast(path: string): Promise<CastScan> {
       const line = data.subarray(start, end);
       acc.appendLine(line);
       lastLine = line;
+      const marker = markerOf(line);
+      if (marker !== undefined) markers.push(marker);
       start = end + 1;
     }
     digest.update(data.subarray(0, start));
@@ -77,6 +97,7 @@ export async function scanCast(path: string): Promise<CastScan> {
     sha256: digest.digest('hex'),
     tornBytes: carry.length,
     lastLine: lastLine.toString('utf8'),
+    markers,
   };
 }
 

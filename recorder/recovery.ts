@@ -7,8 +7,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCheckpoint, parseNote, splitNotes, type Ed25519Signer } from '../shared/bundle/index.ts';
+import { countByCategory } from '../shared/redaction/policy.ts';
+import { BUILTIN_RULES } from '../shared/redaction/rules/index.ts';
 import { packSpool, scanCast } from './pack.ts';
 import { ownerAlive, SPOOL_FILES, SpoolMetaSchema } from './spool.ts';
+
+const BUILTIN_CATEGORIES = new Map(BUILTIN_RULES.map((rule) => [rule.id, rule.category]));
 
 export interface RecoveredBundle {
   readonly sessionId: string;
@@ -77,7 +81,8 @@ export async function recoverSpool(spoolDir: string, deviceKey: Ed25519Signer, r
     exitStatus,
     // A spool that was sealed but not yet packed is a finished session, not a recovered one.
     recovered,
-    redactionCounts: {},
+    // The redactor's counts died with the process; the markers in the recording say the same.
+    redactionCounts: countByCategory(scan.markers, (id) => BUILTIN_CATEGORIES.get(id)),
   });
   return {
     sessionId: meta.sessionId,
