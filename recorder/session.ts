@@ -258,12 +258,14 @@ export class RecordedSession {
     if (this.#stopped || this.#exited || this.#pty === undefined) return;
     // Read before the keys go in: whether the program will echo them decides whether they are a
     // secret. ECHO off in line mode is getpass/sudo/read -s/ssh's passphrase prompt (termios/).
-    const hidden = this.#masterFd !== undefined && inputMode(this.#masterFd) === 'hidden';
+    // Raw mode (ssh, readline, vim) or no answer says nothing: the record path judges those keys
+    // by the screen and their echo (record-path/raw-input.ts), holding them meanwhile.
+    const mode = this.#masterFd === undefined ? 'unknown' : inputMode(this.#masterFd);
     this.#pty.write(data); // echo path first
     if (!this.#recordInput) return;
-    if (!hidden) {
+    if (mode !== 'hidden') {
       this.#hiddenRun = false;
-      this.#record('input', utf8(data), performance.now());
+      this.#record(mode === 'echoed' ? 'input' : 'input-raw', utf8(data), performance.now());
     } else if (!this.#hiddenRun) {
       // One record per run of hidden keys: nothing reveals how many were typed.
       this.#hiddenRun = true;

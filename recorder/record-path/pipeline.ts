@@ -11,6 +11,11 @@
  * Merkle root) fall due on every input, every 250 ms or 1 MiB of output, every
  * resize and marker, and at the end (the seal); the cast is fdatasync'ed before
  * the checkpoint that covers it.
+ *
+ * Keystrokes go through a RawInputGate (raw-input.ts) before redaction: keys
+ * typed while the local pty was raw are held until their echo is known, and
+ * hidden if a secret prompt is on screen or they are not echoed. The gate sees
+ * output and input in the order the pty thread saw them, which is what it needs.
  */
 import { sign, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
@@ -25,13 +30,14 @@ import {
   type CheckpointKind,
   type Ed25519Signer,
 } from '../../shared/bundle/index.ts';
-import { hiddenInputMarker, type HiddenInputReason } from '../../shared/redaction/markers.ts';
+import { hiddenInputMarker } from '../../shared/redaction/markers.ts';
 import { HIDDEN_INPUT_COUNT } from '../../shared/redaction/policy.ts';
 import { nodeSuite } from '../node-crypto.ts';
 import type { RedactedPiece, Redactor } from '../../shared/redaction/redactor.ts';
 import { sessionRedactor } from '../redaction.ts';
 import { AppendLog, SPOOL_FILES, type SpoolWriteError } from '../spool.ts';
 import type { FromRecordWorker, RecordWorkerData } from './messages.ts';
+import { RawInputGate, type Released } from './raw-input.ts';
 
 /** What the pipeline itself needs: the worker's start data, less the ring the worker reads. */
 export type PipelineData = Omit<RecordWorkerData, 'ring'>;
@@ -65,6 +71,7 @@ export class RecordPipeline {
   readonly #tree = new MerkleAccumulator(nodeSuite);
   readonly #decoder = new TextDecoder('utf-8');
   readonly #redactor: Redactor;
+  readonly #keys: RawInputGate;
   #lastAt: number;
   #pendingText = '';
   #pendingAt = 0;
@@ -89,6 +96,7 @@ export class RecordPipeline {
     this.#notes = notes;
     this.#signer = keySigner(data.sessionKey, data.sessionPublicKey);
     this.#redactor = sessionRedactor({ policy: data.policy, knownSecrets: data.knownSecrets, key: data.redactionKey, cols: data.header.term.cols });
+    this.#keys = new RawInputGate(data.header.term.cols);
     this.#lastAt = data.startAt;
     this.#prevHash = data.firstPrev;
     this.#timer = setInterval(() => {
@@ -120,7 +128,10 @@ export class RecordPipeline {
     if (this.#stopped) return;
     this.#lastOutputAt = at;
     this.#rawOutput += data.length;
-    this.#takeOutput(this.#redactor.output(this.#decoder.decode(data, { stream: true })), at);
+    const text = this.#decoder.decode(data, { stream: true });
+    // Keys this output echoes are recorded first: input before its echo, as it happened.
+    this.#takeKeys(this.#keys.output(text, at));
+    this.#takeOutput(this.#redactor.output(text), at);
     this.#outputSinceCheckpoint += data.length;
     if (this.#outputSinceCheckpoint >= CHECKPOINT_OUTPUT_BYTES) this.#requestCheckpoint('size');
     if (this.#cast.appendedBytes >= MAX_RECORDING_BYTES) {
@@ -129,29 +140,42 @@ export class RecordPipeline {
     }
   }
 
+  /** Keys typed while the local pty echoed them (the kernel shows them). */
   input(text: string, at: number): void {
     if (this.#stopped) return;
-    this.#flushOutput();
-    this.#recordPieces('i', this.#redactor.input(text), at);
-    // A few milliseconds later: the echo comes back first, and a burst of keys shares one checkpoint.
-    this.#requestCheckpoint('input', INPUT_CHECKPOINT_DELAY_MS);
+    this.#takeKeys(this.#keys.echoedInput(text, at));
+  }
+
+  /** Keys typed while the local pty was raw: the gate holds them until their echo is known. */
+  inputRaw(text: string, at: number): void {
+    if (this.#stopped) return;
+    this.#takeKeys(this.#keys.rawInput(text, at));
   }
 
   /**
-   * Keys are being typed that the terminal does not echo (a password prompt).
-   * One marker and nothing else: not the keys, not their number.
+   * Keys are being typed that the local pty does not echo (ECHO off in line
+   * mode: a password prompt). The pty thread sends one per run, without the keys.
    */
-  inputHidden(reason: HiddenInputReason, at: number): void {
+  inputHidden(at: number): void {
     if (this.#stopped) return;
-    this.#flushOutput();
-    this.#record({ interval: this.#intervalTo(at), code: 'm', data: hiddenInputMarker(reason) });
-    this.#hiddenInputs++;
-    this.#requestCheckpoint('marker');
+    this.#takeKeys(this.#keys.echoOff(at));
+  }
+
+  /** When the gate next needs the time (pty clock) to judge a held key, if it holds one. */
+  get inputDeadline(): number | undefined {
+    return this.#stopped ? undefined : this.#keys.nextDeadline;
+  }
+
+  /** The time is `now` (pty clock): held keys whose echo window has passed are judged. */
+  tick(now: number): void {
+    if (this.#stopped) return;
+    this.#takeKeys(this.#keys.expire(now));
   }
 
   resize(cols: number, rows: number, at: number): void {
     if (this.#stopped) return;
     this.#redactor.resize(cols);
+    this.#keys.resize(cols);
     this.#flushOutput();
     this.#record({ interval: this.#intervalTo(at), code: 'r', data: `${cols}x${rows}` });
     this.#requestCheckpoint('resize');
@@ -162,6 +186,7 @@ export class RecordPipeline {
     if (this.#ended || this.#failed) return;
     this.#ended = true;
     clearInterval(this.#timer);
+    this.#takeKeys(this.#keys.settle());
     this.#takeOutput(this.#redactor.output(this.#decoder.decode()), at);
     this.#takeOutput(this.#redactor.end(), at);
     this.#flushOutput();
@@ -222,6 +247,23 @@ export class RecordPipeline {
       start = end;
     }
     this.#pendingText = text.slice(start);
+  }
+
+  /** Records what the key gate released: keys (through the redactor) and hidden-input markers. */
+  #takeKeys(released: readonly Released[]): void {
+    for (const item of released) {
+      this.#flushOutput();
+      if (item.kind === 'input') {
+        this.#recordPieces('i', this.#redactor.input(item.text), item.at);
+        // A few milliseconds later: a burst of keys shares one checkpoint.
+        this.#requestCheckpoint('input', INPUT_CHECKPOINT_DELAY_MS);
+      } else {
+        // One marker and nothing else: not the keys, not their number.
+        this.#record({ interval: this.#intervalTo(item.at), code: 'm', data: hiddenInputMarker(item.reason) });
+        this.#hiddenInputs++;
+        this.#requestCheckpoint('marker');
+      }
+    }
   }
 
   #recordPieces(code: 'i', pieces: readonly RedactedPiece[], at: number): void {

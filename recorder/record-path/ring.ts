@@ -20,13 +20,15 @@ const WRITTEN = 0;
 const READ = 1;
 
 /**
- * What a record holds: output bytes, keystrokes (UTF-8), the start of hidden
- * input (no bytes: the keys themselves never enter the ring), a resize (u16
- * cols, u16 rows) or the exit (i32 status).
+ * What a record holds: output bytes, keystrokes (UTF-8) typed while the local
+ * pty echoed (`input`) or was raw or of unknown mode (`input-raw`: the program
+ * decides what to show, so the worker judges them by their echo), the start of
+ * hidden input (no bytes: the keys themselves never enter the ring), a resize
+ * (u16 cols, u16 rows) or the exit (i32 status).
  */
-export type RingRecordKind = 'output' | 'input' | 'input-hidden' | 'resize' | 'end';
-const KIND_CODES: Record<RingRecordKind, number> = { output: 0, input: 1, 'input-hidden': 2, resize: 3, end: 4 };
-const KINDS: readonly RingRecordKind[] = ['output', 'input', 'input-hidden', 'resize', 'end'];
+export type RingRecordKind = 'output' | 'input' | 'input-raw' | 'input-hidden' | 'resize' | 'end';
+const KIND_CODES: Record<RingRecordKind, number> = { output: 0, input: 1, 'input-hidden': 2, resize: 3, end: 4, 'input-raw': 5 };
+const KINDS: readonly RingRecordKind[] = ['output', 'input', 'input-hidden', 'resize', 'end', 'input-raw'];
 
 export interface RingBuffers {
   readonly data: SharedArrayBuffer;
@@ -131,9 +133,9 @@ export class RingReader extends RingView {
     return records;
   }
 
-  /** Resolves when something new may have been written since `seen` (the signal's value). */
-  async changed(seen: number): Promise<void> {
-    const wait = Atomics.waitAsync(this.signal, 0, seen);
+  /** Resolves when something new may have been written since `seen` (the signal's value), or after `timeoutMs`. */
+  async changed(seen: number, timeoutMs?: number): Promise<void> {
+    const wait = Atomics.waitAsync(this.signal, 0, seen, timeoutMs);
     if (wait.async) await wait.value;
   }
 

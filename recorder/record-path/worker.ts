@@ -3,7 +3,11 @@
  * Every event comes through the shared ring (ring.ts), in order. The worker
  * sleeps until the ring changes, then lets a little more accumulate before
  * taking it all: recording latency does not matter (the display path is
- * elsewhere), and larger batches cost much less per byte.
+ * elsewhere), and larger batches cost much less per byte. While keystrokes
+ * wait for their echo (raw-input.ts), it also wakes when their window ends.
+ *
+ * Records carry the pty thread's performance.now(); a worker thread's
+ * performance.now() shares the process's time origin (Node), so the two compare.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -15,6 +19,11 @@ import { RingReader, type RingRecord } from './ring.ts';
 const FEED_BYTES = 256 * 1024;
 /** How long to let the ring fill after a wake-up. */
 const GATHER_MS = 2;
+/**
+ * A key's echo window is judged this long after it ends when no record drove it: output stamped
+ * inside the window may still be on its way through the pty thread.
+ */
+const ECHO_SLACK_MS = 20;
 
 const port = parentPort;
 if (port === null) throw new Error('record-path worker: start me as a worker thread');
@@ -58,8 +67,11 @@ async function apply(pipeline: RecordPipeline, records: readonly RingRecord[]): 
       case 'input':
         pipeline.input(decoder.decode(record.data), record.at);
         break;
+      case 'input-raw':
+        pipeline.inputRaw(decoder.decode(record.data), record.at);
+        break;
       case 'input-hidden':
-        pipeline.inputHidden('echo-off', record.at);
+        pipeline.inputHidden(record.at);
         break;
       case 'resize': {
         const view = new DataView(record.data.buffer, record.data.byteOffset, record.data.byteLength);
@@ -86,9 +98,13 @@ async function run(): Promise<void> {
     post({ t: 'ready' });
     for (;;) {
       const seen = ring.signalValue;
+      const now = performance.now();
       const records = ring.take();
       if (records.length > 0 && (await apply(pipeline, records))) break;
-      await ring.changed(seen);
+      // Everything stamped before `now` has been applied: windows that ended by then are over.
+      pipeline.tick(now - ECHO_SLACK_MS);
+      const deadline = pipeline.inputDeadline;
+      await ring.changed(seen, deadline === undefined ? undefined : Math.max(1, deadline + ECHO_SLACK_MS - performance.now()));
       await sleep(GATHER_MS);
     }
   } catch (error) {

@@ -27,11 +27,13 @@ import { fingerprint, type RedactionKey } from './fingerprint.ts';
 import { redactionMarker } from './markers.ts';
 import type { RedactedPiece, Redactor } from './redactor.ts';
 import { holdPoint, scanText, type CompiledRules } from './scanner.ts';
-import { cellWidth, incompleteTail, maskRaw, renderVisible } from './terminal-view.ts';
+import { cellWidth, incompleteTail, maskRaw, renderVisible, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
 
 /** Held output past this many UTF-16 units is released regardless (masking what matched so far). */
 export const HOLD_LIMIT = 32 * 1024;
+/** Released text of the current row kept to place held text in its column; a longer row starts a fresh one. */
+const ROW_CONTEXT_LIMIT = 1024;
 /** An input line longer than this is scanned and released without waiting for Enter. */
 export const INPUT_LINE_LIMIT = 4096;
 
@@ -108,6 +110,8 @@ export class StreamRedactor implements Redactor {
   readonly #options: StreamRedactorOptions;
   #cols: number;
   #pending = '';
+  /** Released output since the cursor was last at column 0 (its last CR or LF); undefined past ROW_CONTEXT_LIMIT. */
+  #row: string | undefined = '';
   #inputLine = '';
   readonly #counts: Record<string, number> = {};
 
@@ -195,42 +199,111 @@ export class StreamRedactor implements Redactor {
     const end = force ? raw.length : incompleteTail(raw);
     if (end === 0) return [];
     const region = raw.slice(0, end);
-    const approx = approximate(region);
-    const spans = scanText(approx.text, this.#options.rules);
-    const hold = force ? approx.text.length : holdPoint(approx.text, this.#options.rules);
-    let pieces: RedactedPiece[];
-    let cut: number;
-    if (spans.length === 0 && !EDITING.test(region)) {
-      // The common case: nothing to mask, nothing the terminal model must follow.
-      cut = hold >= approx.text.length ? end : approx.rawIndex[hold]!;
-      pieces = cut === 0 ? [] : [{ kind: 'text', text: region.slice(0, cut) }];
-    } else {
-      ({ pieces, cut } = this.#releaseRendered(region, end, force));
+    let released: { pieces: RedactedPiece[]; cut: number } | undefined;
+    if (!EDITING.test(region) && !this.#mayWrapAtMargin(region)) {
+      const approx = approximate(region);
+      if (scanText(approx.text, this.#options.rules).length === 0) {
+        // The common case: nothing to mask, nothing the terminal model must follow.
+        const hold = force ? approx.text.length : holdPoint(approx.text, this.#options.rules);
+        const cut = hold >= approx.text.length ? end : approx.rawIndex[hold]!;
+        released = { pieces: cut === 0 ? [] : [{ kind: 'text', text: region.slice(0, cut) }], cut };
+      }
     }
+    const { pieces, cut } = released ?? this.#releaseRendered(region, end, force);
     if (cut === 0) return [];
     this.#pending = raw.slice(cut);
+    for (const piece of pieces) if (piece.kind === 'text') this.#advanceRow(piece.text);
     return this.#maskTitles(pieces);
+  }
+
+  /**
+   * Keeps `#row` (the released text since the cursor was last at column 0) up to date. Held text
+   * is rendered after it, so that it starts in the column where the terminal has it: readline's
+   * wraps (`\r\n` at the margin, ` \r`), backspaces and tabs depend on the column.
+   */
+  #advanceRow(released: string): void {
+    const lineStart = Math.max(released.lastIndexOf('\n'), released.lastIndexOf('\r')) + 1;
+    const row = lineStart > 0 ? released.slice(lineStart) : this.#row === undefined ? undefined : this.#row + released;
+    this.#row = row !== undefined && row.length <= ROW_CONTEXT_LIMIT ? row : undefined;
+  }
+
+  /**
+   * Whether a CRLF in `region` (not line editing, so the fast path would take it for a line
+   * end) may come where the row is full: the terminal model reads that as a soft wrap (readline
+   * and some programs wrap that way), and a token across it is one token.
+   */
+  #mayWrapAtMargin(region: string): boolean {
+    const cols = this.#cols;
+    for (let crlf = region.indexOf('\r\n'); crlf >= 0; crlf = region.indexOf('\r\n', crlf + 2)) {
+      const from = Math.max(region.lastIndexOf('\n', crlf - 1), region.lastIndexOf('\r', crlf - 1)) + 1;
+      let row: string;
+      if (from > 0) row = region.slice(from, crlf);
+      else if (this.#row === undefined) return true; // the column is not known
+      else row = this.#row + region.slice(0, crlf);
+      const shown = row.replace(ESCAPE, '');
+      if (/^[\x20-\x7e]*$/.test(shown)) {
+        if (shown.length > 0 && shown.length % cols === 0) return true;
+        continue;
+      }
+      if (shown.includes('\t')) return true;
+      let cells = 0;
+      for (const ch of shown) cells += ch.charCodeAt(0) < 0x20 ? 0 : cellWidth(ch.codePointAt(0)!);
+      if (cells >= cols) return true; // wide characters may wrap early: let the terminal model decide
+    }
+    return false;
   }
 
   /** The precise path: render as the terminal would, find secrets in what is seen, mask the raw cells. */
   #releaseRendered(region: string, end: number, force: boolean): { pieces: RedactedPiece[]; cut: number } {
-    const view = renderVisible(region, this.#cols);
-    let hold = force ? view.text.length : holdPoint(view.text, this.#options.rules);
-    for (const span of scanText(view.text, this.#options.rules)) if (span.start < hold && span.end > hold) hold = span.start;
+    // The row released so far is rendered first (it places the cursor) and is never emitted again.
+    const row = this.#row ?? '';
+    const offset = row.length;
+    const rules = this.#options.rules;
+    const view = renderVisible(row + region, this.#cols);
+    const n = view.text.length;
+    let hold = force ? n : Math.min(holdPoint(view.text, rules), this.#editedLineStart(view, row + region));
+    for (const span of scanText(view.text, rules)) if (span.start < hold && span.end > hold) hold = span.start;
     let cut = end;
-    if (hold < view.text.length) {
+    if (hold < n) {
       cut = region.length;
-      for (let i = hold; i < view.text.length; i++) for (const r of view.rawIndicesAt(i)) cut = Math.min(cut, r);
+      for (let i = hold; i < n; i++) for (const r of view.rawIndicesAt(i)) cut = Math.min(cut, r - offset);
+      cut = Math.max(0, cut);
     }
     if (cut === 0) return { pieces: [], cut };
     const released = region.slice(0, cut);
-    const releasedView = cut === region.length ? view : renderVisible(released, this.#cols);
-    const spans = scanText(releasedView.text, this.#options.rules);
+    const releasedView = cut === region.length ? view : renderVisible(row + released, this.#cols);
+    // Spans within the released row were dealt with when it was released.
+    const spans = scanText(releasedView.text, rules).filter((span) => this.#touches(releasedView, span, offset));
     if (spans.length === 0) return { pieces: [{ kind: 'text', text: released }], cut };
-    return {
-      pieces: [{ kind: 'text', text: maskRaw(released, releasedView, spans) }, ...this.#markers(releasedView.text, spans)],
-      cut,
-    };
+    // maskRaw masks the whole raw text; the row stands in as NULs (masked, each stays one unit).
+    // A cell the released row shares with held text (overwritten) is left to a view that only
+    // sees the held text's indices, so that the row's part of the output keeps its length.
+    const shared = offset > 0 && spans.some((span) => this.#touches(releasedView, span, 0, offset));
+    const maskView: VisibleText = shared
+      ? { text: releasedView.text, rawIndicesAt: (i) => releasedView.rawIndicesAt(i).filter((r) => r >= offset) }
+      : releasedView;
+    const masked = maskRaw('\0'.repeat(offset) + released, maskView, spans).slice(offset);
+    return { pieces: [{ kind: 'text', text: masked }, ...this.#markers(releasedView.text, spans)], cut };
+  }
+
+  /** Whether a cell of `span` holds a raw character in [from, to). */
+  #touches(view: VisibleText, span: SecretSpan, from: number, to = Infinity): boolean {
+    for (let i = span.start; i < span.end; i++) for (const r of view.rawIndicesAt(i)) if (r >= from && r < to) return true;
+    return false;
+  }
+
+  /**
+   * Where the last line begins, when it is being edited (backspace, cursor moves, carriage
+   * return): a character there that looks finished may still be joined to more (`g`, then a
+   * mistyped `q` erased with `\b \b`, shows `g ` until the `h` comes). The line is held until
+   * it ends, idle, or the size bound. Otherwise the text's length.
+   */
+  #editedLineStart(view: VisibleText, raw: string): number {
+    const n = view.text.length;
+    const lineStart = view.text.lastIndexOf('\n') + 1;
+    let rawStart = raw.length;
+    for (let i = lineStart; i < n; i++) for (const r of view.rawIndicesAt(i)) rawStart = Math.min(rawStart, r);
+    return EDITING.test(raw.slice(rawStart)) ? lineStart : n;
   }
 
   /** Secrets inside OSC strings (window titles carry command lines) are masked in place. */
