@@ -54,13 +54,13 @@ const ENTRY_ORDER = [MANIFEST_ENTRY, CAST_ENTRY, NOTES_ENTRY, SESSION_KEY_ENTRY]
  * its own and the checkpoint intervals are short (that is what localization needs).
  */
 const ADMIN_SESSION: readonly SessionStep[] = [
-  { waitFor: PROMPT },
-  { input: `printf 'line %s\\n' alpha beta gamma\r`, waitFor: PROMPT },
-  { input: 'echo second command\r', waitFor: PROMPT },
+  { waitFor: PROMPT, pauseMs: 80 },
+  { input: `printf 'line %s\\n' alpha beta gamma\r`, waitFor: PROMPT, pauseMs: 80 },
+  { input: 'echo second command\r', waitFor: PROMPT, pauseMs: 80 },
   { resize: [100, 30], pauseMs: 60 },
-  { input: `printf 'tamper target %s\\n' middle\r`, waitFor: PROMPT },
-  { input: 'seq 1 5\r', waitFor: PROMPT },
-  { input: `printf '\\033[32mgreen\\033[0m done\\n'\r`, waitFor: PROMPT },
+  { input: `printf 'tamper target %s\\n' middle\r`, waitFor: PROMPT, pauseMs: 80 },
+  { input: 'seq 1 5\r', waitFor: PROMPT, pauseMs: 80 },
+  { input: `printf '\\033[32mgreen\\033[0m done\\n'\r`, waitFor: PROMPT, pauseMs: 80 },
   { input: 'exit 0\r' },
 ];
 
