@@ -12,9 +12,13 @@
  * Detection runs on what the user sees, masking edits the raw stream. A cheap
  * pass first strips escape sequences; when it finds nothing and the chunk does
  * no line editing (backspaces, cursor moves, lone carriage returns, readline's
- * wrap), the chunk is released untouched. Otherwise the terminal model
- * (terminal-view.ts) renders the chunk, and masks replace each hidden cell with
- * one "*" per cell while escape sequences pass through byte for byte.
+ * wrap, a CRLF where the row may be full), the chunk is released untouched.
+ * Otherwise the terminal model (terminal-view.ts) renders the chunk after the
+ * part of its row already released (so that it starts in the right column), and
+ * masks replace each hidden cell with one "*" per cell while escape sequences
+ * pass through byte for byte. A line being edited is held until it ends: a
+ * character that looks finished may still be joined to more (`g`, a mistyped
+ * `q` erased with `\b \b`, then `hp_…`).
  *
  * Input. Keystrokes are assembled per line (Enter, idle or a size bound) and
  * scanned as a line, with DEL/backspace applied, so a token typed or pasted
@@ -47,10 +51,36 @@ export interface StreamRedactorOptions {
 
 // CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (… BEL or ESC \), and two-character escapes.
 const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/g;
+const ESCAPE_AT = new RegExp(ESCAPE.source, 'y');
 /** Line editing that only the terminal model can follow: BS, DEL, cursor moves, erases, lone CR, readline's " \r" wrap. */
 const EDITING = /[\b\x7f]|\x1b\[[0-9;]*[@A-HJKPSTX`dfa]|\r(?!\n)/;
 /** OSC strings (window titles often carry the command line) are invisible but recorded: scanned on their own. */
 const OSC = /\x1b\]([^\x07\x1b]*)(\x07|\x1b\\)/g;
+
+interface PrefixReach {
+  /** Each proper prefix of a keyword: the largest `before` among the rules its keywords open. */
+  readonly byPrefix: ReadonlyMap<string, number>;
+  readonly longest: number;
+}
+const prefixReach = new WeakMap<CompiledRules, PrefixReach>();
+
+function keywordPrefixReach(rules: CompiledRules): PrefixReach {
+  let reach = prefixReach.get(rules);
+  if (reach !== undefined) return reach;
+  const byPrefix = new Map<string, number>();
+  let longest = 0;
+  rules.automaton.keywords.forEach((keyword, k) => {
+    const before = Math.max(0, ...rules.owners[k]!.map((r) => rules.rules[r]!.before));
+    for (let d = 1; d < keyword.length; d++) {
+      const prefix = keyword.slice(0, d);
+      byPrefix.set(prefix, Math.max(byPrefix.get(prefix) ?? 0, before));
+      longest = Math.max(longest, d);
+    }
+  });
+  reach = { byPrefix, longest };
+  prefixReach.set(rules, reach);
+  return reach;
+}
 
 interface Approximation {
   /** The text with escape sequences removed and CRLF as LF. */
@@ -165,23 +195,47 @@ export class StreamRedactor implements Redactor {
     return line.length === 0 ? [] : this.#scanInput(line);
   }
 
-  /** Scans one line of keystrokes as typed: DEL and BS remove the character before them. */
+  /**
+   * Scans one line of keystrokes as typed: DEL and BS remove the character before them. Escape
+   * sequences (arrow keys, bracketed paste's `ESC [200~`) are keys, not text: each reads as one
+   * space and is never masked.
+   */
   #scanInput(keys: string): RedactedPiece[] {
+    /** Raw index of each typed character; -1 for an escape sequence. */
     const kept: number[] = [];
-    for (let i = 0; i < keys.length; i++) {
+    const inEscape = new Uint8Array(keys.length);
+    for (let i = 0; i < keys.length; ) {
+      if (keys.charCodeAt(i) === 0x1b) {
+        ESCAPE_AT.lastIndex = i;
+        const sequence = ESCAPE_AT.exec(keys);
+        if (sequence !== null) {
+          inEscape.fill(1, i, i + sequence[0].length);
+          kept.push(-1);
+          i += sequence[0].length;
+          continue;
+        }
+      }
       const c = keys.charCodeAt(i);
       if (c === 0x7f || c === 0x08) kept.pop();
       else kept.push(i);
+      i++;
     }
-    const typed = kept.map((i) => keys[i]).join('');
+    const typed = kept.map((i) => (i < 0 ? ' ' : keys[i])).join('');
     const spans = scanText(typed, this.#options.rules);
     if (spans.length === 0) return [{ kind: 'text', text: keys }];
     const hidden: number[] = [];
-    for (const span of spans) for (let i = span.start; i < span.end; i++) hidden.push(kept[i]!);
-    // Characters typed and then deleted inside a secret's reach are hidden too.
-    const first = kept[spans[0]!.start]!;
-    const last = kept[spans[spans.length - 1]!.end - 1]!;
-    for (let i = first; i <= last; i++) if (!kept.includes(i) && keys.charCodeAt(i) !== 0x7f && keys.charCodeAt(i) !== 0x08) hidden.push(i);
+    for (const span of spans) for (let i = span.start; i < span.end; i++) if (kept[i]! >= 0) hidden.push(kept[i]!);
+    if (hidden.length > 0) {
+      // Characters typed and then deleted inside a secret's reach are hidden too.
+      const isKept = new Uint8Array(keys.length);
+      for (const i of kept) if (i >= 0) isKept[i] = 1;
+      const first = Math.min(...hidden);
+      const last = Math.max(...hidden);
+      for (let i = first; i <= last; i++) {
+        const c = keys.charCodeAt(i);
+        if (isKept[i] === 0 && inEscape[i] === 0 && c !== 0x7f && c !== 0x08) hidden.push(i);
+      }
+    }
     return [{ kind: 'text', text: maskAt(keys, hidden) }, ...this.#markers(typed, spans)];
   }
 
@@ -204,7 +258,7 @@ export class StreamRedactor implements Redactor {
       const approx = approximate(region);
       if (scanText(approx.text, this.#options.rules).length === 0) {
         // The common case: nothing to mask, nothing the terminal model must follow.
-        const hold = force ? approx.text.length : holdPoint(approx.text, this.#options.rules);
+        const hold = force ? approx.text.length : this.#holdPoint(approx.text);
         const cut = hold >= approx.text.length ? end : approx.rawIndex[hold]!;
         released = { pieces: cut === 0 ? [] : [{ kind: 'text', text: region.slice(0, cut) }], cut };
       }
@@ -261,7 +315,7 @@ export class StreamRedactor implements Redactor {
     const rules = this.#options.rules;
     const view = renderVisible(row + region, this.#cols);
     const n = view.text.length;
-    let hold = force ? n : Math.min(holdPoint(view.text, rules), this.#editedLineStart(view, row + region));
+    let hold = force ? n : Math.min(this.#holdPoint(view.text), this.#editedLineStart(view, row + region));
     for (const span of scanText(view.text, rules)) if (span.start < hold && span.end > hold) hold = span.start;
     let cut = end;
     if (hold < n) {
@@ -284,6 +338,23 @@ export class StreamRedactor implements Redactor {
       : releasedView;
     const masked = maskRaw('\0'.repeat(offset) + released, maskView, spans).slice(offset);
     return { pieces: [{ kind: 'text', text: masked }, ...this.#markers(releasedView.text, spans)], cut };
+  }
+
+  /**
+   * scanner.holdPoint, and the context a keyword's rule reads before it when the text ends in
+   * the start of that keyword: holdPoint holds only the keyword's own start there, so the scheme
+   * of `postgres:` (then `//app:PASSWORD@db`) or a token before `(twil` would go out before the
+   * keyword is complete and its rule could no longer see them.
+   */
+  #holdPoint(text: string): number {
+    let hold = holdPoint(text, this.#options.rules);
+    const before = keywordPrefixReach(this.#options.rules);
+    const n = text.length;
+    for (let d = Math.min(n, before.longest); d >= 1; d--) {
+      const reach = before.byPrefix.get(text.slice(n - d).toLowerCase());
+      if (reach !== undefined) hold = Math.min(hold, Math.max(0, n - d - reach));
+    }
+    return hold;
   }
 
   /** Whether a cell of `span` holds a raw character in [from, to). */
