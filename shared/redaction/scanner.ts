@@ -146,7 +146,20 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
       list.push([start, end]);
     }
   };
-  for (const hit of hits) for (const ruleIndex of owners[hit.keyword]!) addWindow(ruleIndex, hit);
+  /** The rule's `near` checks: plain character tests, a few steps per hit. */
+  const nearEnough = (ruleIndex: number, hit: Hit): boolean => {
+    const near = rules[ruleIndex]!.rule.near;
+    if (near === undefined) return true;
+    const has = (from: number, to: number, anyOf: string): boolean => {
+      if (counter) counter.steps += Math.max(0, to - from);
+      for (let i = Math.max(0, from); i < Math.min(n, to); i++) if (anyOf.includes(text[i]!)) return true;
+      return false;
+    };
+    if (near.before !== undefined && !has(hit.start - near.before.within, hit.start, near.before.anyOf)) return false;
+    if (near.after !== undefined && !has(hit.end, hit.end + near.after.within, near.after.anyOf)) return false;
+    return true;
+  };
+  for (const hit of hits) for (const ruleIndex of owners[hit.keyword]!) if (nearEnough(ruleIndex, hit)) addWindow(ruleIndex, hit);
 
   // Token pass: runs of token characters, for the keywordless rules.
   let trailingRunStart = n;

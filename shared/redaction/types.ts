@@ -44,6 +44,16 @@ export interface SecretRule {
    * also bounds the streaming holdback: text is held while a window is still open.
    */
   readonly window?: { readonly before: number; readonly after: number };
+  /**
+   * Cheap context checks on a keyword hit before the pattern runs at all: one of
+   * `anyOf` must occur within `within` characters before the keyword / after it.
+   * Keywords such as "token" or "key" are common in prose; an assignment needs
+   * an `=` or `:` next to its name, a CLI flag a `-` before it.
+   */
+  readonly near?: {
+    readonly before?: { readonly within: number; readonly anyOf: string };
+    readonly after?: { readonly within: number; readonly anyOf: string };
+  };
   /** Further check on the candidate secret (entropy, checksum, allowlist). False: not a secret. */
   readonly accept?: (secret: string) => boolean;
 }
