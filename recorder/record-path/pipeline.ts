@@ -252,6 +252,7 @@ export class RecordPipeline {
   /** Records what the key gate released: keys (through the redactor) and hidden-input markers. */
   #takeKeys(released: readonly Released[]): void {
     for (const item of released) {
+      if (this.#redactor.holding) this.#takeOutput(this.#redactor.releaseOutput(), this.#lastOutputAt);
       this.#flushOutput();
       if (item.kind === 'input') {
         this.#recordPieces('i', this.#redactor.input(item.text), item.at);

@@ -19,6 +19,11 @@ export interface Redactor {
   resize(cols: number): void;
   /** No output for a while: release what is held, masking what is a secret as it stands. */
   idle(): RedactedPiece[];
+  /**
+   * A key is being recorded: the program has shown what it had to say, so held output goes
+   * first (masked as it stands), and the recording keeps output and keys in their order.
+   */
+  releaseOutput(): RedactedPiece[];
   /** The stream ended: release everything. */
   end(): RedactedPiece[];
   /** Whether anything is held back (the caller schedules idle()). */
@@ -35,6 +40,7 @@ export function passThroughRedactor(policyVersion: string): Redactor {
     input: (text) => [{ kind: 'text', text }],
     resize: () => undefined,
     idle: () => [],
+    releaseOutput: () => [],
     end: () => [],
     holding: false,
     counts: () => ({}),

@@ -34,6 +34,8 @@ import { holdPoint, scanText, type CompiledRules } from './scanner.ts';
 import { cellWidth, incompleteTail, maskRaw, renderVisible, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
 
+const WORD = /[\p{L}\p{N}_]/u;
+
 /** Held output past this many UTF-16 units is released regardless (masking what matched so far). */
 export const HOLD_LIMIT = 32 * 1024;
 /** Released text of the current row kept to place held text in its column; a longer row starts a fresh one. */
@@ -170,6 +172,10 @@ export class StreamRedactor implements Redactor {
 
   idle(): RedactedPiece[] {
     return [...this.#release(true), ...this.#releaseInput()];
+  }
+
+  releaseOutput(): RedactedPiece[] {
+    return this.#release(true);
   }
 
   end(): RedactedPiece[] {
@@ -352,8 +358,12 @@ export class StreamRedactor implements Redactor {
     const n = text.length;
     for (let d = Math.min(n, before.longest); d >= 1; d--) {
       const reach = before.byPrefix.get(text.slice(n - d).toLowerCase());
-      if (reach !== undefined) hold = Math.min(hold, Math.max(0, n - d - reach));
+      // The context a rule reads before its keyword is on the keyword's own line.
+      if (reach !== undefined) hold = Math.min(hold, Math.max(0, n - d - reach, text.lastIndexOf('\n', n - d - 1) + 1));
     }
+    // Never cut a word in two: held context starts at the beginning of the word it falls in, so
+    // that replay shows words whole (a recording's events split where the program paused).
+    while (hold > 0 && hold < n && WORD.test(text[hold - 1]!) && WORD.test(text[hold]!)) hold--;
     return hold;
   }
 
