@@ -187,7 +187,8 @@ for (const [how, tear] of [
       const { running, seen } = await recordQuietlyThenCrash(dataDir, 'torn-note');
       const notesPath = join(running.spoolDir, 'checkpoints.notes');
       const notes = splitNotes(await readFile(notesPath, 'utf8'));
-      assert.ok(notes.length >= 2);
+      // One note or more: when the output lands before the first checkpoint runs, that one covers both.
+      assert.ok(notes.length >= 1);
       // The crash cut the next note short: here, the start of a copy of the last one.
       await appendFile(notesPath, tear(notes.at(-1)!.note));
 
