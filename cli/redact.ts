@@ -58,5 +58,6 @@ export async function redact(options: RedactOptions): Promise<number> {
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) await write(redactor.output(decoder.decode(chunk, { stream: true })));
   await write(redactor.output(decoder.decode()));
   await write(redactor.end());
+  await write(redactor.flushInput());
   return 0;
 }

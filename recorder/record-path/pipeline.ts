@@ -103,6 +103,7 @@ export class RecordPipeline {
       // Held-back text (a tail that could still have become a secret) goes out once output is idle.
       if (this.#redactor.holding && performance.now() - this.#lastOutputAt >= REDACTION_IDLE_MS) {
         this.#takeOutput(this.#redactor.idle(), this.#lastOutputAt);
+        this.#recordPieces('i', this.#redactor.flushInput(), this.#lastOutputAt);
       }
       if (this.#tree.size > this.#checkpointedSize) this.#requestCheckpoint('interval');
     }, CHECKPOINT_INTERVAL_MS);
@@ -189,6 +190,7 @@ export class RecordPipeline {
     this.#takeKeys(this.#keys.settle());
     this.#takeOutput(this.#redactor.output(this.#decoder.decode()), at);
     this.#takeOutput(this.#redactor.end(), at);
+    this.#recordPieces('i', this.#redactor.flushInput(), at);
     this.#flushOutput();
     this.#record({ interval: this.#intervalTo(at), code: 'x', data: String(status) });
     this.#requestCheckpoint('seal');

@@ -17,14 +17,16 @@ export interface Redactor {
   input(text: string): RedactedPiece[];
   /** The terminal was resized: soft wraps move. */
   resize(cols: number): void;
-  /** No output for a while: release what is held, masking what is a secret as it stands. */
+  /** No output for a while: release the output held, masking what is a secret as it stands. */
   idle(): RedactedPiece[];
+  /** Releases a partly typed input line (idle, end): pieces of input, not output. */
+  flushInput(): RedactedPiece[];
   /**
-   * A key is being recorded: the program has shown what it had to say, so held output goes
-   * first (masked as it stands), and the recording keeps output and keys in their order.
+   * A key is being recorded: held complete lines go first (masked as they stand), so the
+   * recording keeps output and keys in order; the line being typed stays held.
    */
   releaseOutput(): RedactedPiece[];
-  /** The stream ended: release everything. */
+  /** The stream ended: release all held output (then call flushInput for the input). */
   end(): RedactedPiece[];
   /** Whether anything is held back (the caller schedules idle()). */
   readonly holding: boolean;
@@ -41,6 +43,7 @@ export function passThroughRedactor(policyVersion: string): Redactor {
     resize: () => undefined,
     idle: () => [],
     releaseOutput: () => [],
+    flushInput: () => [],
     end: () => [],
     holding: false,
     counts: () => ({}),

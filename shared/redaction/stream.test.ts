@@ -570,10 +570,11 @@ describe('StreamRedactor: input, assembled per line', () => {
     assert.deepEqual(markersOf(line), [markerFor('npm-token', token)]);
   });
 
-  it('releases an unfinished input line on idle(), masked', () => {
+  it('releases an unfinished input line on flushInput() (at idle), masked', () => {
     const redactor = newRedactor();
     assert.deepEqual(redactor.input('DB_PASSWORD=' + FAKE.password), []);
-    const pieces = redactor.idle();
+    assert.deepEqual(redactor.idle(), [], 'idle() releases output only: input is recorded as input');
+    const pieces = redactor.flushInput();
     assert.equal(textOf(pieces), 'DB_PASSWORD=' + '*'.repeat(FAKE.password.length));
     assert.deepEqual(markersOf(pieces), [markerFor('secret-assignment', FAKE.password)]);
   });
@@ -664,4 +665,20 @@ describe('StreamRedactor: throughput (reported, not asserted)', () => {
       if (secretEvery === 0) assert.equal(recorded, text);
     });
   }
+});
+
+describe('StreamRedactor: keys and their echo', () => {
+  it('a token echoed key by key is not released one key at a time before each next key', () => {
+    const redactor = newRedactor();
+    const token = FAKE.githubPat;
+    let recorded = textOf(redactor.output('done\r\n$ '));
+    for (const key of token) {
+      recorded += textOf(redactor.releaseOutput()); // what the pipeline does before recording each key
+      recorded += textOf(redactor.output(key)); // the echo
+    }
+    recorded += textOf(redactor.output('\r\n'));
+    recorded += textOf(redactor.end());
+    assert.ok(!recorded.includes(token.slice(0, 8)), recorded);
+    assert.ok(recorded.includes('*'.repeat(token.length)), recorded);
+  });
 });

@@ -171,15 +171,29 @@ export class StreamRedactor implements Redactor {
   }
 
   idle(): RedactedPiece[] {
-    return [...this.#release(true), ...this.#releaseInput()];
-  }
-
-  releaseOutput(): RedactedPiece[] {
     return this.#release(true);
   }
 
+  /**
+   * Complete lines only: the line being typed stays held, or a token echoed key by key would
+   * go out one key at a time, before it is whole.
+   */
+  releaseOutput(): RedactedPiece[] {
+    const lineEnd = this.#pending.lastIndexOf('\n') + 1;
+    if (lineEnd === 0) return [];
+    const rest = this.#pending.slice(lineEnd);
+    this.#pending = this.#pending.slice(0, lineEnd);
+    const pieces = this.#release(true);
+    this.#pending += rest;
+    return pieces;
+  }
+
+  flushInput(): RedactedPiece[] {
+    return this.#releaseInput();
+  }
+
   end(): RedactedPiece[] {
-    return this.idle();
+    return this.#release(true);
   }
 
   input(text: string): RedactedPiece[] {
