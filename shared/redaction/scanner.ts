@@ -213,9 +213,18 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
 }
 
 export function scanText(text: string, rules: CompiledRules, counter?: StepCounter): SecretSpan[] {
-  const { spans } = run(text, rules, counter);
+  return mergeSpans(run(text, rules, counter));
+}
+
+/** scanText and holdPoint from one pass over the text: what a stream needs on every chunk. */
+export function scanAndHold(text: string, rules: CompiledRules, counter?: StepCounter): { spans: SecretSpan[]; hold: number } {
+  const pass = run(text, rules, counter);
+  return { spans: mergeSpans(pass), hold: holdFromPass(text, rules, pass) };
+}
+
+function mergeSpans(pass: Pass): SecretSpan[] {
   // Earliest start first; on a tie the longer span, then the earlier rule, names the merge.
-  spans.sort((a, b) => a.start - b.start || b.end - a.end || a.rule - b.rule);
+  const spans = [...pass.spans].sort((a, b) => a.start - b.start || b.end - a.end || a.rule - b.rule);
   const merged: { start: number; end: number; ruleId: string }[] = [];
   for (const span of spans) {
     const last = merged[merged.length - 1];
@@ -227,10 +236,12 @@ export function scanText(text: string, rules: CompiledRules, counter?: StepCount
   }
   return merged;
 }
-
 export function holdPoint(text: string, rules: CompiledRules): number {
+  return holdFromPass(text, rules, run(text, rules, undefined));
+}
+
+function holdFromPass(text: string, rules: CompiledRules, pass: Pass): number {
   const n = text.length;
-  const pass = run(text, rules, undefined);
   let hold = n - pass.pendingDepth;
 
   // Private-key blocks found complete (with their END line): BEGIN hits they cover are closed.

@@ -30,11 +30,20 @@
 import { fingerprint, type RedactionKey } from './fingerprint.ts';
 import { redactionMarker } from './markers.ts';
 import type { RedactedPiece, Redactor } from './redactor.ts';
-import { holdPoint, scanText, type CompiledRules } from './scanner.ts';
+import { holdPoint, scanAndHold, scanText, type CompiledRules } from './scanner.ts';
 import { cellWidth, incompleteTail, maskRaw, renderVisible, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
 
 const WORD = /[\p{L}\p{N}_]/u;
+
+/**
+ * Could this character be part of a secret that continues across a line break? Token characters
+ * of any rule, an escape sequence starting (colour inside a token), or an unknown neighbour.
+ */
+function mayJoin(code: number): boolean {
+  if (Number.isNaN(code) || code === 0x1b || code > 0x7f) return true;
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || '+/=_-.~:@%!$*&#?'.includes(String.fromCharCode(code));
+}
 
 /** Held output past this many UTF-16 units is released regardless (masking what matched so far). */
 export const HOLD_LIMIT = 32 * 1024;
@@ -276,9 +285,10 @@ export class StreamRedactor implements Redactor {
     let released: { pieces: RedactedPiece[]; cut: number } | undefined;
     if (!EDITING.test(region) && !this.#mayWrapAtMargin(region)) {
       const approx = approximate(region);
-      if (scanText(approx.text, this.#options.rules).length === 0) {
+      const scanned = scanAndHold(approx.text, this.#options.rules);
+      if (scanned.spans.length === 0) {
         // The common case: nothing to mask, nothing the terminal model must follow.
-        const hold = force ? approx.text.length : this.#holdPoint(approx.text);
+        const hold = force ? approx.text.length : this.#holdPoint(approx.text, scanned.hold);
         const cut = hold >= approx.text.length ? end : approx.rawIndex[hold]!;
         released = { pieces: cut === 0 ? [] : [{ kind: 'text', text: region.slice(0, cut) }], cut };
       }
@@ -309,6 +319,9 @@ export class StreamRedactor implements Redactor {
   #mayWrapAtMargin(region: string): boolean {
     const cols = this.#cols;
     for (let crlf = region.indexOf('\r\n'); crlf >= 0; crlf = region.indexOf('\r\n', crlf + 2)) {
+      // A secret can only cross this CRLF if the characters on both sides of it could belong to
+      // one: a space, a tab or punctuation beside it means no token spans it, wrapped or not.
+      if (!mayJoin(region.charCodeAt(crlf - 1)) || !mayJoin(region.charCodeAt(crlf + 2))) continue;
       const from = Math.max(region.lastIndexOf('\n', crlf - 1), region.lastIndexOf('\r', crlf - 1)) + 1;
       let row: string;
       if (from > 0) row = region.slice(from, crlf);
@@ -366,8 +379,8 @@ export class StreamRedactor implements Redactor {
    * of `postgres:` (then `//app:PASSWORD@db`) or a token before `(twil` would go out before the
    * keyword is complete and its rule could no longer see them.
    */
-  #holdPoint(text: string): number {
-    let hold = holdPoint(text, this.#options.rules);
+  #holdPoint(text: string, scannerHold = holdPoint(text, this.#options.rules)): number {
+    let hold = scannerHold;
     const before = keywordPrefixReach(this.#options.rules);
     const n = text.length;
     for (let d = Math.min(n, before.longest); d >= 1; d--) {
