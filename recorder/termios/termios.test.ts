@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -70,6 +70,16 @@ class PtyUnderTest {
     const done = new Promise<void>((resolve) => this.term.onExit(() => resolve()));
     this.term.kill('SIGKILL');
     await done;
+    // node-pty closes the master fd a little after the exit. Until it has, the next test's pty
+    // could get the same fd number and then lose it to this late close: wait for it (bounded).
+    for (let i = 0; i < 200; i++) {
+      try {
+        fstatSync(this.fd);
+      } catch {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 }
 
