@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { concatBytes, fromHex, toHex } from './bytes.ts';
 import { nobleSuite, type CryptoSuite } from './crypto.ts';
 import { MerkleAccumulator, leafHash, merkleTreeHash, nodeHash } from './merkle.ts';
+import { xorshift32 } from '../test-random.ts';
 
 /**
  * An independent SHA-256 (OpenSSL through node:crypto), written here rather than
@@ -41,15 +42,7 @@ const CT_ROOTS = [
 
 /** Deterministic pseudo-random leaves (xorshift32), lengths 0..47, so a failure reproduces. */
 function randomLeaves(count: number, seed: number): Uint8Array[] {
-  let state = seed >>> 0 || 1;
-  const next = (): number => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
+  const next = xorshift32(seed);
   return Array.from({ length: count }, () => {
     const leaf = new Uint8Array(next() % 48);
     for (let i = 0; i < leaf.length; i++) leaf[i] = next() & 255;

@@ -3,6 +3,7 @@
  * that no real-looking secret sits in the source as one literal (and secret scanners pointed at
  * this repository stay quiet).
  */
+import { xorshift32 } from '../../test-random.ts';
 
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
@@ -15,15 +16,7 @@ export const BASE32 = UPPER + '234567';
 
 /** A deterministic generator of random-looking strings (xorshift32). */
 export function fakeRandom(seed: number): (length: number, alphabet?: string) => string {
-  let state = seed >>> 0 || 1;
-  const next = (): number => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
+  const next = xorshift32(seed);
   return (length, alphabet = BASE62) => {
     // Make sure the result mixes classes the way real tokens do (a digit and both cases).
     for (;;) {
