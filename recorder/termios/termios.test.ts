@@ -164,7 +164,8 @@ test("sudo's password prompt reads as hidden", { skip: (!unix || process.getuid?
 
 test('a pty relayed through another pty (script, sudo with use_pty, tmux, ssh) is raw while the inner prompt waits', { skip: (!unix || !commandExists('script')) && 'no script(1)' }, async () => {
   // The relay takes our pty raw; the inner program's echo-off happens on the inner pty, out of our sight.
-  await withPty('script', ['-q', '-c', "read -r -s -p 'Password: ' secret", '/dev/null'], async (term) => {
+  // script(1) runs the command with $SHELL or /bin/sh (dash on Debian), so the inner prompt is plain POSIX sh.
+  await withPty('script', ['-q', '-c', "stty -echo; printf 'Password: '; read -r secret", '/dev/null'], async (term) => {
     await term.waitFor('Password: ');
     assert.equal(await term.waitForMode('raw'), 'raw');
     term.term.write('\x03');
