@@ -19,11 +19,15 @@ export interface KeywordAutomaton {
   readonly keywords: readonly string[];
   /** Symbol of a char code: 0 for "not in any keyword", else 1 + its alphabet index. */
   readonly symbolOf: (code: number) => number;
+  /** symbolOf for the ASCII codes, case folding included: the scan loop's table. */
+  readonly asciiSymbol: Uint8Array;
   readonly symbolCount: number;
   /** transitions[state * symbolCount + symbol] */
   readonly transitions: Int32Array;
   /** Keywords that end in this state, through dictionary suffix links as well. */
   readonly outputs: readonly (readonly number[])[];
+  /** 1 where `outputs` is not empty, so the scan loop tests a byte rather than an array. */
+  readonly hasOutput: Uint8Array;
   /**
    * For each state: the length of the longest suffix of the state's string that is a proper
    * prefix of some keyword (a state with children is itself such a prefix).
@@ -123,7 +127,11 @@ export function buildKeywordAutomaton(keywords: readonly string[]): KeywordAutom
     }
   }
 
-  return { keywords: folded, symbolOf, symbolCount, transitions, outputs, pendingDepth };
+  const asciiSymbol = new Uint8Array(128);
+  if (symbolCount > 256) throw new Error(`the keywords use ${symbolCount - 1} distinct characters; at most 255 are supported`);
+  for (let code = 0; code < 128; code++) asciiSymbol[code] = symbolOf(code);
+  const hasOutput = Uint8Array.from(outputs, (list) => (list.length > 0 ? 1 : 0));
+  return { keywords: folded, symbolOf, asciiSymbol, symbolCount, transitions, outputs, hasOutput, pendingDepth };
 }
 
 export interface KeywordScan {
@@ -133,22 +141,67 @@ export interface KeywordScan {
    * that may be split across the end of this text and the start of the next chunk.
    */
   readonly pendingDepth: number;
+  /** With `runs`: start, end pairs of the runs of member characters within its length bounds. */
+  readonly runs: number[];
+  /** With `runs`: start of the run that reaches the end of the text, or the text's length. */
+  readonly trailingRunStart: number;
 }
 
-/** One pass over `text`; counts one step per UTF-16 unit in `counter`. */
+/** Runs of characters to collect in the same pass: ASCII members (1 in `member`) only. */
+export interface RunSpec {
+  readonly member: Uint8Array;
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * One pass over `text`; counts one step per UTF-16 unit in `counter`. With `runs`, the same pass
+ * also collects runs of member characters (the scanner's token runs), so the redactor's hot
+ * loop reads each character once.
+ */
 export function scanKeywords(
   automaton: KeywordAutomaton,
   text: string,
   counter?: { steps: number },
+  runs?: RunSpec,
 ): KeywordScan {
-  const { transitions, symbolCount, symbolOf, outputs } = automaton;
+  const { transitions, symbolCount, symbolOf, asciiSymbol, outputs, hasOutput } = automaton;
   const hits: KeywordHit[] = [];
+  const found: number[] = [];
+  const member = runs?.member ?? new Uint8Array(128);
+  const min = runs?.min ?? 0;
+  const max = runs?.max ?? 0;
+  const n = text.length;
   let state = 0;
-  for (let i = 0; i < text.length; i++) {
-    state = transitions[state * symbolCount + symbolOf(text.charCodeAt(i))]!;
-    const found = outputs[state]!;
-    for (const keyword of found) hits.push({ keyword, end: i + 1 });
+  let runStart = -1;
+  // The hot loop of the redactor: typed-array lookups only; outputs and run ends are rare.
+  for (let i = 0; i < n; i++) {
+    const code = text.charCodeAt(i);
+    let symbol: number;
+    let inRun: number;
+    if (code < 128) {
+      symbol = asciiSymbol[code]!;
+      inRun = member[code]!;
+    } else {
+      symbol = symbolOf(code);
+      inRun = 0;
+    }
+    state = transitions[state * symbolCount + symbol]!;
+    if (hasOutput[state] === 1) for (const keyword of outputs[state]!) hits.push({ keyword, end: i + 1 });
+    if (inRun === 1) {
+      if (runStart < 0) runStart = i;
+    } else if (runStart >= 0) {
+      const length = i - runStart;
+      if (length >= min && length <= max) found.push(runStart, i);
+      runStart = -1;
+    }
   }
-  if (counter) counter.steps += text.length;
-  return { hits, pendingDepth: automaton.pendingDepth[state]! };
+  let trailingRunStart = n;
+  if (runStart >= 0) {
+    trailingRunStart = runStart;
+    const length = n - runStart;
+    if (length >= min && length <= max) found.push(runStart, n);
+  }
+  if (counter) counter.steps += n;
+  return { hits, pendingDepth: automaton.pendingDepth[state]!, runs: found, trailingRunStart };
 }

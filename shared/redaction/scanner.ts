@@ -14,11 +14,17 @@ import { RE2JS } from 're2js';
 import { buildKeywordAutomaton, scanKeywords, type KeywordAutomaton } from './aho-corasick.ts';
 import type { SecretRule, SecretSpan, StepCounter } from './types.ts';
 
-const DEFAULT_WINDOW = { before: 64, after: 256 } as const;
+/** [A-Za-z0-9+/=_\-.~]: the characters of tokens, keys and base64. */
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=_-.~') TOKEN_CHAR[c.charCodeAt(0)] = 1;
+
+const DEFAULT_WINDOW: NonNullable<SecretRule['window']> = { before: 64, after: 256 };
 
 /** Keywordless rules see token runs of this many UTF-16 units, no fewer and no more. */
 export const TOKEN_RUN_MIN = 8;
 export const TOKEN_RUN_MAX = 4096;
+/** The token runs the keyword pass collects on the way (scanKeywords' `runs`). */
+const TOKEN_RUNS = { member: TOKEN_CHAR, min: TOKEN_RUN_MIN, max: TOKEN_RUN_MAX } as const;
 
 /** The marker whose hit opens a multi-line block (private keys): held until its END arrives. */
 const BLOCK_KEYWORD = '-----begin';
@@ -32,6 +38,43 @@ interface CompiledRule {
   readonly after: number;
   /** A private-key rule opened by `-----BEGIN`: held from BEGIN until its END or its cap. */
   readonly isBlock: boolean;
+  readonly within: 'line' | 'token' | 'block' | undefined;
+}
+
+/** The longest END line of a block after its `-----END`: `[ A-Z0-9]{0,32}PRIVATE KEY BLOCK-----`. */
+const BLOCK_END_LINE = 64;
+
+/**
+ * Where the window of a hit ending at `hitEnd` closes: `hitEnd + after`, or sooner per the
+ * rule's `within`. `closed` when the text shows that no later character can join the match.
+ */
+function windowEnd(rule: CompiledRule, text: string, hitEnd: number): { end: number; closed: boolean } {
+  const n = text.length;
+  const limit = hitEnd + rule.after;
+  switch (rule.within) {
+    case 'line': {
+      const lf = text.indexOf('\n', hitEnd);
+      if (lf >= 0 && lf < limit) return { end: lf, closed: true };
+      break;
+    }
+    case 'token': {
+      let i = hitEnd;
+      const stop = Math.min(n, limit);
+      for (let code = text.charCodeAt(i); i < stop && code < 128 && TOKEN_CHAR[code] === 1; code = text.charCodeAt(++i));
+      // A space as the text's last character may still be readline's margin wrap (` \r`, then the
+      // token goes on over it): the token is over only once something follows that character.
+      if (i < stop) return { end: i, closed: i + 1 < n };
+      break;
+    }
+    case 'block': {
+      const end = text.indexOf(BLOCK_END, hitEnd);
+      if (end >= 0 && end + BLOCK_END_LINE < limit) return { end: Math.min(n, end + BLOCK_END_LINE), closed: end + BLOCK_END_LINE <= n };
+      break;
+    }
+    case undefined:
+      break;
+  }
+  return { end: Math.min(n, limit), closed: limit <= n };
 }
 
 export interface CompiledRules {
@@ -85,19 +128,9 @@ export function compileRules(rules: readonly SecretRule[]): CompiledRules {
       const list = owners[k]!;
       if (!list.includes(index)) list.push(index);
     }
-    return { rule, program, secretGroup, before: window.before, after: window.after, isBlock };
+    return { rule, program, secretGroup, before: window.before, after: window.after, isBlock, within: window.within };
   });
   return { rules: compiled, automaton: buildKeywordAutomaton(keywords), owners, keywordless };
-}
-
-/** [A-Za-z0-9+/=_\-.~]: the characters of tokens, keys and base64. */
-function isTokenChar(code: number): boolean {
-  return (
-    (code >= 97 && code <= 122) ||
-    (code >= 65 && code <= 90) ||
-    (code >= 48 && code <= 57) ||
-    code === 43 || code === 47 || code === 61 || code === 95 || code === 45 || code === 46 || code === 126
-  );
 }
 
 interface Hit {
@@ -122,22 +155,37 @@ interface Pass {
 function run(text: string, compiled: CompiledRules, counter: StepCounter | undefined): Pass {
   const n = text.length;
   const { automaton, owners, rules, keywordless } = compiled;
-  const scan = scanKeywords(automaton, text, counter);
+  const scan = scanKeywords(automaton, text, counter, keywordless.length > 0 ? TOKEN_RUNS : undefined);
   const hits = scan.hits.map((hit) => ({
     keyword: hit.keyword,
     end: hit.end,
     start: hit.end - automaton.keywords[hit.keyword]!.length,
   }));
 
+  const spans: RawSpan[] = [];
+  /** The spans sink of one rule: its accept check, then the list. */
+  const sinks: ((start: number, end: number) => void)[] = [];
+  const sinkOf = (ruleIndex: number): ((start: number, end: number) => void) => {
+    let sink = sinks[ruleIndex];
+    if (sink === undefined) {
+      const { id, accept } = rules[ruleIndex]!.rule;
+      sink = (start, end) => {
+        if (accept === undefined || accept(text.slice(start, end))) spans.push({ start, end, ruleId: id, rule: ruleIndex });
+      };
+      sinks[ruleIndex] = sink;
+    }
+    return sink;
+  };
+
   // Windows per rule, merged as they come. Hits arrive in order of their end, and a later hit's
   // window start can only precede the current window's start if it overlaps it, so a greedy
   // merge with the last window suffices.
-  const windows: [number, number][][] = rules.map(() => []);
-  const addWindow = (ruleIndex: number, hit: Hit): void => {
+  const windows: [number, number][][] = [];
+  const addWindow = (ruleIndex: number, hitStart: number, hitEnd: number): void => {
     const rule = rules[ruleIndex]!;
-    const start = Math.max(0, hit.start - rule.before);
-    const end = Math.min(n, hit.end + rule.after);
-    const list = windows[ruleIndex]!;
+    const start = Math.max(0, hitStart - rule.before);
+    const end = windowEnd(rule, text, hitEnd).end;
+    const list = (windows[ruleIndex] ??= []);
     const last = list[list.length - 1];
     if (last !== undefined && start <= last[1]) {
       last[0] = Math.min(last[0], start);
@@ -159,33 +207,40 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
     if (near.after !== undefined && !has(hit.end, hit.end + near.after.within, near.after.anyOf)) return false;
     return true;
   };
-  for (const hit of hits) for (const ruleIndex of owners[hit.keyword]!) if (nearEnough(ruleIndex, hit)) addWindow(ruleIndex, hit);
+  for (const hit of hits) for (const ruleIndex of owners[hit.keyword]!) if (nearEnough(ruleIndex, hit)) addWindow(ruleIndex, hit.start, hit.end);
 
-  // Token pass: runs of token characters, for the keywordless rules.
+  // Token runs (found by the keyword pass), for the keywordless rules. A rule whose window is the
+  // run itself and that has a plain-code finder is called on the run at once: runs never touch,
+  // so there is nothing to merge.
   let trailingRunStart = n;
-  {
-    let runStart = -1;
-    for (let i = 0; i <= n; i++) {
-      const inRun = i < n && isTokenChar(text.charCodeAt(i));
-      if (inRun) {
-        if (runStart < 0) runStart = i;
-      } else if (runStart >= 0) {
-        const length = i - runStart;
-        if (length >= TOKEN_RUN_MIN && length <= TOKEN_RUN_MAX) {
-          for (const ruleIndex of keywordless) addWindow(ruleIndex, { start: runStart, end: i });
-        }
-        if (i === n) trailingRunStart = runStart;
-        runStart = -1;
+  if (keywordless.length > 0) {
+    const direct = keywordless.filter((r) => rules[r]!.rule.find !== undefined && rules[r]!.before === 0 && rules[r]!.after === 0);
+    const windowed = keywordless.filter((r) => !direct.includes(r));
+    const directFinds = direct.map((r) => ({ find: rules[r]!.rule.find!, sink: sinkOf(r) }));
+    const runs = scan.runs;
+    for (let r = 0; r < runs.length; r += 2) {
+      const runStart = runs[r]!;
+      const runEnd = runs[r + 1]!;
+      for (const { find, sink } of directFinds) {
+        if (counter) counter.steps += runEnd - runStart;
+        find(text, runStart, runEnd, sink);
       }
+      for (const ruleIndex of windowed) addWindow(ruleIndex, runStart, runEnd);
     }
-    if (counter) counter.steps += n;
+    trailingRunStart = scan.trailingRunStart;
   }
 
-  const spans: RawSpan[] = [];
-  rules.forEach((rule, ruleIndex) => {
-    for (const [windowStart, windowEnd] of windows[ruleIndex]!) {
+  windows.forEach((list, ruleIndex) => {
+    const rule = rules[ruleIndex]!;
+    const { find } = rule.rule;
+    const sink = sinkOf(ruleIndex);
+    for (const [windowStart, windowEnd] of list) {
+      if (counter) counter.steps += windowEnd - windowStart;
+      if (find !== undefined) {
+        find(text, windowStart, windowEnd, sink);
+        continue;
+      }
       const slice = text.slice(windowStart, windowEnd);
-      if (counter) counter.steps += slice.length;
       const matcher = rule.program.matcher(slice);
       let from = 0;
       while (from <= slice.length && matcher.find(from)) {
@@ -193,17 +248,7 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
         const matchEnd = matcher.end(0);
         const secretStart = matcher.start(rule.secretGroup);
         const secretEnd = matcher.end(rule.secretGroup);
-        if (secretStart >= 0 && secretEnd > secretStart) {
-          const secret = slice.slice(secretStart, secretEnd);
-          if (rule.rule.accept === undefined || rule.rule.accept(secret)) {
-            spans.push({
-              start: windowStart + secretStart,
-              end: windowStart + secretEnd,
-              ruleId: rule.rule.id,
-              rule: ruleIndex,
-            });
-          }
-        }
+        if (secretStart >= 0 && secretEnd > secretStart) sink(windowStart + secretStart, windowStart + secretEnd);
         from = matchEnd > matchStart ? matchEnd : matchEnd + 1;
       }
     }
@@ -253,7 +298,7 @@ function holdFromPass(text: string, rules: CompiledRules, pass: Pass): number {
   for (const hit of pass.hits) {
     for (const ruleIndex of rules.owners[hit.keyword]!) {
       const rule = rules.rules[ruleIndex]!;
-      if (hit.end + rule.after <= n) continue; // the window closed inside the text
+      if (windowEnd(rule, text, hit.end).closed) continue; // the window closed inside the text
       if (rule.isBlock && hit.keyword === blockKeyword) {
         const closed = terminated.some((s) => s.rule === ruleIndex && s.start <= hit.start && s.end >= hit.end);
         if (!closed) hold = Math.min(hold, hit.start);

@@ -526,17 +526,19 @@ describe('StreamRedactor: holding back', () => {
       assert.deepEqual(recording.markers, [markerFor('github-token', token)]);
     }
   });
-  // KNOWN LEAK, not in stream.ts's hands alone: terminal-view.ts reads a row exactly `cols` wide
-  // followed by CRLF as a soft wrap (documented there: on the wire it looks like readline's margin
-  // wrap). A pty turns every LF into CRLF, so an 80-column output line glues itself to the next:
-  // `xxx…xghp_…` has no word boundary before `ghp_`, and `xxx…xDB_PASSWORD=` has a key longer
-  // than 64 characters, so neither is found. Fix: scan the hard reading too (render with each
-  // CRLF as "\0\n", same length, so the raw indices agree) and mask the union of the spans.
-  it('a secret on the line after an output line exactly 80 columns wide (CRLF) is masked', { todo: 'terminal-view.ts: a full row + CRLF is always read as a soft wrap' }, () => {
+  // A row exactly `cols` wide followed by CRLF reads two ways (line-view.ts): readline's margin
+  // wrap, and an 80-column output line. In the soft reading `xxx…xghp_…` has no word boundary
+  // before `ghp_`; the hard reading finds it.
+  it('a secret on the line after an output line exactly 80 columns wide (CRLF) is masked', () => {
     for (const [secret, rule] of [[FAKE.githubPat, 'github-token'], [FAKE.awsAccessKeyId, 'aws-access-key-id']] as const) {
-      const recording = recordOutput(['x'.repeat(COLS) + '\r\n' + secret + '\r\ndone\r\n']);
-      assert.equal(recording.text, 'x'.repeat(COLS) + '\r\n' + '*'.repeat(secret.length) + '\r\ndone\r\n');
-      assert.deepEqual(recording.markers, [markerFor(rule, secret)]);
+      for (const before of ['x'.repeat(COLS), 'x'.repeat(COLS - 10) + '\b\b' + 'yy' + 'x'.repeat(10)]) {
+        // In one chunk, and with the full row released before the secret arrives.
+        for (const chunks of [[before + '\r\n' + secret + '\r\ndone\r\n'], [before + '\r\n', secret + '\r\ndone\r\n']]) {
+          const recording = recordOutput(chunks);
+          assert.equal(recording.text, before + '\r\n' + '*'.repeat(secret.length) + '\r\ndone\r\n', JSON.stringify(chunks));
+          assert.deepEqual(recording.markers, [markerFor(rule, secret)]);
+        }
+      }
     }
   });
 });

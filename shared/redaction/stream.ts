@@ -31,19 +31,11 @@ import { fingerprint, type RedactionKey } from './fingerprint.ts';
 import { redactionMarker } from './markers.ts';
 import type { RedactedPiece, Redactor } from './redactor.ts';
 import { holdPoint, scanAndHold, scanText, type CompiledRules } from './scanner.ts';
-import { cellWidth, incompleteTail, maskRaw, renderVisible, type VisibleText } from './terminal-view.ts';
+import { readRegion } from './line-view.ts';
+import { cellWidth, incompleteTail, maskRawIndices, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
 
 const WORD = /[\p{L}\p{N}_]/u;
-
-/**
- * Could this character be part of a secret that continues across a line break? Token characters
- * of any rule, an escape sequence starting (colour inside a token), or an unknown neighbour.
- */
-function mayJoin(code: number): boolean {
-  if (Number.isNaN(code) || code === 0x1b || code > 0x7f) return true;
-  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || '+/=_-.~:@%!$*&#?'.includes(String.fromCharCode(code));
-}
 
 /** Held output past this many UTF-16 units is released regardless (masking what matched so far). */
 export const HOLD_LIMIT = 32 * 1024;
@@ -61,8 +53,7 @@ export interface StreamRedactorOptions {
 }
 
 // CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (… BEL or ESC \), and two-character escapes.
-const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/g;
-const ESCAPE_AT = new RegExp(ESCAPE.source, 'y');
+const ESCAPE_AT = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/y;
 /** Line editing that only the terminal model can follow: BS, DEL, cursor moves, erases, lone CR, readline's " \r" wrap. */
 const EDITING = /[\b\x7f]|\x1b\[[0-9;]*[@A-HJKPSTX`dfa]|\r(?!\n)/;
 /** OSC strings (window titles often carry the command line) are invisible but recorded: scanned on their own. */
@@ -91,42 +82,6 @@ function keywordPrefixReach(rules: CompiledRules): PrefixReach {
   reach = { byPrefix, longest };
   prefixReach.set(rules, reach);
   return reach;
-}
-
-interface Approximation {
-  /** The text with escape sequences removed and CRLF as LF. */
-  readonly text: string;
-  /** Raw index of each character of `text`. */
-  readonly rawIndex: Int32Array;
-}
-
-function approximate(raw: string): Approximation {
-  const rawIndex = new Int32Array(raw.length + 1);
-  const parts: string[] = [];
-  let length = 0;
-  const copy = (from: number, to: number): void => {
-    if (to <= from) return;
-    parts.push(raw.slice(from, to));
-    for (let i = from; i < to; i++) rawIndex[length++] = i;
-  };
-  /** Copies raw[from, to) with each CRLF as LF. */
-  const append = (from: number, to: number): void => {
-    let start = from;
-    for (let cr = raw.indexOf('\r\n', start); cr >= 0 && cr < to; cr = raw.indexOf('\r\n', start)) {
-      copy(start, cr);
-      start = cr + 1; // keep the LF
-    }
-    copy(start, to);
-  };
-  let last = 0;
-  ESCAPE.lastIndex = 0;
-  for (let m = ESCAPE.exec(raw); m !== null; m = ESCAPE.exec(raw)) {
-    append(last, m.index);
-    last = m.index + m[0].length;
-  }
-  append(last, raw.length);
-  rawIndex[length] = raw.length;
-  return { text: parts.join(''), rawIndex };
 }
 
 /** Replaces raw characters at `indices` with one "*" per cell. */
@@ -281,19 +236,7 @@ export class StreamRedactor implements Redactor {
     const raw = this.#pending;
     const end = force ? raw.length : incompleteTail(raw);
     if (end === 0) return [];
-    const region = raw.slice(0, end);
-    let released: { pieces: RedactedPiece[]; cut: number } | undefined;
-    if (!EDITING.test(region) && !this.#mayWrapAtMargin(region)) {
-      const approx = approximate(region);
-      const scanned = scanAndHold(approx.text, this.#options.rules);
-      if (scanned.spans.length === 0) {
-        // The common case: nothing to mask, nothing the terminal model must follow.
-        const hold = force ? approx.text.length : this.#holdPoint(approx.text, scanned.hold);
-        const cut = hold >= approx.text.length ? end : approx.rawIndex[hold]!;
-        released = { pieces: cut === 0 ? [] : [{ kind: 'text', text: region.slice(0, cut) }], cut };
-      }
-    }
-    const { pieces, cut } = released ?? this.#releaseRendered(region, end, force);
+    const { pieces, cut } = this.#releaseRead(raw.slice(0, end), force);
     if (cut === 0) return [];
     this.#pending = raw.slice(cut);
     for (const piece of pieces) if (piece.kind === 'text') this.#advanceRow(piece.text);
@@ -302,7 +245,7 @@ export class StreamRedactor implements Redactor {
 
   /**
    * Keeps `#row` (the released text since the cursor was last at column 0) up to date. Held text
-   * is rendered after it, so that it starts in the column where the terminal has it: readline's
+   * is read after it, so that it starts in the column where the terminal has it: readline's
    * wraps (`\r\n` at the margin, ` \r`), backspaces and tabs depend on the column.
    */
   #advanceRow(released: string): void {
@@ -312,65 +255,64 @@ export class StreamRedactor implements Redactor {
   }
 
   /**
-   * Whether a CRLF in `region` (not line editing, so the fast path would take it for a line
-   * end) may come where the row is full: the terminal model reads that as a soft wrap (readline
-   * and some programs wrap that way), and a token across it is one token.
+   * Reads `region` as the user sees it (line-view.ts: plain lines as they are, edited lines
+   * through the terminal model, both readings of a CRLF at the margin), finds secrets in what is
+   * seen, holds what may still grow into one, and masks the raw cells of what it releases.
+   * Indices below are in `row + region`, the row released so far placing the cursor.
    */
-  #mayWrapAtMargin(region: string): boolean {
-    const cols = this.#cols;
-    for (let crlf = region.indexOf('\r\n'); crlf >= 0; crlf = region.indexOf('\r\n', crlf + 2)) {
-      // A secret can only cross this CRLF if the characters on both sides of it could belong to
-      // one: a space, a tab or punctuation beside it means no token spans it, wrapped or not.
-      if (!mayJoin(region.charCodeAt(crlf - 1)) || !mayJoin(region.charCodeAt(crlf + 2))) continue;
-      const from = Math.max(region.lastIndexOf('\n', crlf - 1), region.lastIndexOf('\r', crlf - 1)) + 1;
-      let row: string;
-      if (from > 0) row = region.slice(from, crlf);
-      else if (this.#row === undefined) return true; // the column is not known
-      else row = this.#row + region.slice(0, crlf);
-      const shown = row.replace(ESCAPE, '');
-      if (/^[\x20-\x7e]*$/.test(shown)) {
-        if (shown.length > 0 && shown.length % cols === 0) return true;
-        continue;
+  #releaseRead(region: string, force: boolean): { pieces: RedactedPiece[]; cut: number } {
+    const context = this.#row;
+    const offset = context?.length ?? 0;
+    const all = (context ?? '') + region;
+    const rules = this.#options.rules;
+    let readings = readRegion(context, region, this.#cols);
+    let cut = all.length;
+    let found = readings.map((view) => {
+      const n = view.text.length;
+      const scanned = scanAndHold(view.text, rules);
+      let hold = force ? n : Math.min(this.#holdPoint(view.text, scanned.hold), this.#editedLineStart(view, all));
+      for (const span of scanned.spans) if (span.start < hold && span.end > hold) hold = span.start;
+      for (let i = hold; i < n; i++) for (const r of view.rawIndicesAt(i)) cut = Math.min(cut, r);
+      return { view, spans: scanned.spans };
+    });
+    if (cut <= offset) return { pieces: [], cut: 0 };
+    if (cut < all.length) {
+      // What is released is read again unless every reading of it is a prefix of what was read,
+      // and no secret found lies across the cut (another reading's hold may fall inside it).
+      const across = found.some(({ view, spans }) => spans.some((span) => {
+        const cells = this.#cellsOf(view, span, offset);
+        return cells.some((r) => r < cut) && cells.some((r) => r >= cut);
+      }));
+      if (across || !readings.every((view) => view.prefixStable(cut))) {
+        readings = readRegion(context, region.slice(0, cut - offset), this.#cols);
+        found = readings.map((view) => ({ view, spans: scanText(view.text, rules) }));
       }
-      if (shown.includes('\t')) return true;
-      let cells = 0;
-      for (const ch of shown) cells += ch.charCodeAt(0) < 0x20 ? 0 : cellWidth(ch.codePointAt(0)!);
-      if (cells >= cols) return true; // wide characters may wrap early: let the terminal model decide
     }
-    return false;
+    const released = region.slice(0, cut - offset);
+    const hidden = new Uint8Array(released.length);
+    const markers: RedactedPiece[] = [];
+    found.forEach(({ view, spans }, reading) => {
+      for (const span of spans) {
+        // Cells of the row released before are out of reach (and were dealt with then).
+        const cells = this.#cellsOf(view, span, offset).filter((r) => r < cut);
+        if (cells.length === 0) continue;
+        // The hard reading of a margin CRLF only adds what the soft one did not see.
+        if (reading > 0 && cells.every((r) => hidden[r - offset] === 1)) continue;
+        for (const r of cells) hidden[r - offset] = 1;
+        markers.push(...this.#markers(view.text, [span]));
+      }
+    });
+    if (markers.length === 0) return { pieces: released.length === 0 ? [] : [{ kind: 'text', text: released }], cut: cut - offset };
+    const first = readings[0]!;
+    const masked = maskRawIndices(released, hidden, (cp, i) => first.maskFor?.(cp, i + offset) ?? '*'.repeat(cellWidth(cp)));
+    return { pieces: [{ kind: 'text', text: masked }, ...markers], cut: cut - offset };
   }
 
-  /** The precise path: render as the terminal would, find secrets in what is seen, mask the raw cells. */
-  #releaseRendered(region: string, end: number, force: boolean): { pieces: RedactedPiece[]; cut: number } {
-    // The row released so far is rendered first (it places the cursor) and is never emitted again.
-    const row = this.#row ?? '';
-    const offset = row.length;
-    const rules = this.#options.rules;
-    const view = renderVisible(row + region, this.#cols);
-    const n = view.text.length;
-    let hold = force ? n : Math.min(this.#holdPoint(view.text), this.#editedLineStart(view, row + region));
-    for (const span of scanText(view.text, rules)) if (span.start < hold && span.end > hold) hold = span.start;
-    let cut = end;
-    if (hold < n) {
-      cut = region.length;
-      for (let i = hold; i < n; i++) for (const r of view.rawIndicesAt(i)) cut = Math.min(cut, r - offset);
-      cut = Math.max(0, cut);
-    }
-    if (cut === 0) return { pieces: [], cut };
-    const released = region.slice(0, cut);
-    const releasedView = cut === region.length ? view : renderVisible(row + released, this.#cols);
-    // Spans within the released row were dealt with when it was released.
-    const spans = scanText(releasedView.text, rules).filter((span) => this.#touches(releasedView, span, offset));
-    if (spans.length === 0) return { pieces: [{ kind: 'text', text: released }], cut };
-    // maskRaw masks the whole raw text; the row stands in as NULs (masked, each stays one unit).
-    // A cell the released row shares with held text (overwritten) is left to a view that only
-    // sees the held text's indices, so that the row's part of the output keeps its length.
-    const shared = offset > 0 && spans.some((span) => this.#touches(releasedView, span, 0, offset));
-    const maskView: VisibleText = shared
-      ? { text: releasedView.text, rawIndicesAt: (i) => releasedView.rawIndicesAt(i).filter((r) => r >= offset) }
-      : releasedView;
-    const masked = maskRaw('\0'.repeat(offset) + released, maskView, spans).slice(offset);
-    return { pieces: [{ kind: 'text', text: masked }, ...this.#markers(releasedView.text, spans)], cut };
+  /** The raw indices (at or past `from`) of the cells of `span`. */
+  #cellsOf(view: VisibleText, span: SecretSpan, from: number): number[] {
+    const cells: number[] = [];
+    for (let i = span.start; i < span.end; i++) for (const r of view.rawIndicesAt(i)) if (r >= from) cells.push(r);
+    return cells;
   }
 
   /**
@@ -392,12 +334,6 @@ export class StreamRedactor implements Redactor {
     // that replay shows words whole (a recording's events split where the program paused).
     while (hold > 0 && hold < n && WORD.test(text[hold - 1]!) && WORD.test(text[hold]!)) hold--;
     return hold;
-  }
-
-  /** Whether a cell of `span` holds a raw character in [from, to). */
-  #touches(view: VisibleText, span: SecretSpan, from: number, to = Infinity): boolean {
-    for (let i = span.start; i < span.end; i++) for (const r of view.rawIndicesAt(i)) if (r >= from && r < to) return true;
-    return false;
   }
 
   /**

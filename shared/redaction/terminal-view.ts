@@ -68,6 +68,11 @@ export interface VisibleText {
    * "\n"s between lines were added by the model and map to no raw character.
    */
   rawIndicesAt(visibleIndex: number): readonly number[];
+  /**
+   * The mask for the printable character `cp` at raw `index`: one "*" per cell it takes (see
+   * RenderedText#maskFor for a wide character that wrapped early). Absent: one per cellWidth.
+   */
+  maskFor?(cp: number, index: number): string;
 }
 
 /** [start, end) in UTF-16 units of `VisibleText.text`. */
@@ -695,15 +700,23 @@ export function maskRaw(raw: string, view: VisibleText, spans: readonly VisibleS
       }
     }
   }
-  if (!any) return raw;
+  return any ? maskRawIndices(raw, masked, view instanceof RenderedText ? (cp, i) => view.maskFor(cp, i) : undefined) : raw;
+}
+
+/**
+ * Returns `raw` with the printable character at each raw index flagged in `hidden` replaced by
+ * its mask (`maskFor`, else one "*" per cell). Escape sequences and control characters are
+ * never flagged by a view, so they stay byte for byte.
+ */
+export function maskRawIndices(raw: string, hidden: Uint8Array, maskFor?: (cp: number, index: number) => string): string {
   const out: string[] = [];
   let copied = 0;
-  for (let i = 0; i < raw.length; i++) {
-    if (masked[i] !== 1) continue;
+  for (let i = hidden.indexOf(1); i >= 0 && i < raw.length; i = hidden.indexOf(1, copied)) {
     const { cp, units } = codePointAt(raw, i);
-    out.push(raw.slice(copied, i), view instanceof RenderedText ? view.maskFor(cp, i) : '*'.repeat(cellWidth(cp)));
+    out.push(raw.slice(copied, i), maskFor?.(cp, i) ?? '*'.repeat(cellWidth(cp)));
     copied = i + Math.max(units, 1);
   }
+  if (copied === 0) return raw;
   out.push(raw.slice(copied));
   return out.join('');
 }

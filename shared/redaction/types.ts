@@ -43,7 +43,17 @@ export interface SecretRule {
    * after its end the match may end. Default { before: 64, after: 256 }. The window
    * also bounds the streaming holdback: text is held while a window is still open.
    */
-  readonly window?: { readonly before: number; readonly after: number };
+  readonly window?: {
+    readonly before: number;
+    readonly after: number;
+    /**
+     * Where a match ends at the latest, when that is sooner than `after`: `line`, the keyword's
+     * own line (the window stops at the next line break); `token`, the run of token characters
+     * the keyword ends in; `block`, the END line of a private-key block. Keeps re2js off text
+     * the rule cannot match, and lets the stream release text once the line or token is over.
+     */
+    readonly within?: 'line' | 'token' | 'block';
+  };
   /**
    * Cheap context checks on a keyword hit before the pattern runs at all: one of
    * `anyOf` must occur within `within` characters before the keyword / after it.
@@ -54,6 +64,14 @@ export interface SecretRule {
     readonly before?: { readonly within: number; readonly anyOf: string };
     readonly after?: { readonly within: number; readonly anyOf: string };
   };
+  /**
+   * The pattern written out as plain code, for a rule that runs on nearly every line (the
+   * generic rule sees every token run): re2js costs microseconds per call. Calls `found` with
+   * each secret (what `secretGroup` selects) of text[from, to), exactly what the pattern would
+   * find there, leftmost-first; rules.test.ts holds the two to agreement on random and corpus
+   * text. The pattern stays the rule's definition (docs, org-rule tooling).
+   */
+  readonly find?: (text: string, from: number, to: number, found: (start: number, end: number) => void) => void;
   /** Further check on the candidate secret (entropy, checksum, allowlist). False: not a secret. */
   readonly accept?: (secret: string) => boolean;
 }

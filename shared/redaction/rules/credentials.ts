@@ -33,7 +33,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     keywords: ['://'],
     pattern: String.raw`\b[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s:/?#@"'<>\[\]]{0,128}:([^\s/?#"'<>]{1,256})@[A-Za-z0-9.\-_\[\]%]`,
     secretGroup: 1,
-    window: { before: 34, after: 420 },
+    window: { before: 34, after: 420, within: 'line' },
     accept: (secret) => !isPlaceholder(decodeURIComponentSafe(secret)),
   },
   {
@@ -45,7 +45,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     pattern: String.raw`(?i)(?:^|[^A-Za-z0-9_.\-])${KEY}[ \t]*(?:=|:=|=>)[ \t]*([^\s"'\x60,;&<>|(){}\[\]][^\s"'\x60,;&<>|]{0,511})`,
     secretGroup: 1,
     near: { after: { within: 12, anyOf: '=:' } },
-    window: ASSIGNMENT_WINDOW,
+    window: { ...ASSIGNMENT_WINDOW, within: 'line' },
     accept: realValue,
   },
   {
@@ -69,7 +69,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     pattern: String.raw`(?i)(?:^|[^A-Za-z0-9_.\-])["']?${KEY}["']?(?:[ \t]*(?:=|:|:=|=>)[ \t]*|[ \t]+)"((?:[^"\\\r\n]|\\.){1,512})"`,
     secretGroup: 1,
     near: { after: { within: 16, anyOf: '"' } },
-    window: ASSIGNMENT_WINDOW,
+    window: { ...ASSIGNMENT_WINDOW, within: 'line' },
     accept: realValue,
   },
   {
@@ -81,7 +81,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     pattern: String.raw`(?i)(?:^|[^A-Za-z0-9_.\-])["']?${KEY}["']?(?:[ \t]*(?:=|:|:=|=>)[ \t]*|[ \t]+)'([^'\r\n]{1,512})'`,
     secretGroup: 1,
     near: { after: { within: 16, anyOf: "'" } },
-    window: ASSIGNMENT_WINDOW,
+    window: { ...ASSIGNMENT_WINDOW, within: 'line' },
     accept: realValue,
   },
   {
@@ -93,7 +93,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     pattern: String.raw`(?i)(?:^|[ \t])--?(?:[a-z0-9]+-){0,4}(?:password|passwd|pass|token|secret|api-?key|access-key|client-secret|auth-token)[ \t]+([^\s"'\x60\-$<][^\s"'\x60]{0,511})`,
     secretGroup: 1,
     near: { before: { within: 32, anyOf: '-' } },
-    window: { before: 64, after: 600 },
+    window: { before: 64, after: 600, within: 'line' },
     accept: realValue,
   },
   {
@@ -104,7 +104,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     keywords: ['mysql', 'mariadb'],
     pattern: String.raw`\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mariadb|mariadb-dump)\b[^\r\n]{0,256}?[ \t]-p([^\s"'\x60$<][^\s"'\x60]{0,255})`,
     secretGroup: 1,
-    window: { before: 0, after: 540 },
+    window: { before: 0, after: 540, within: 'line' },
     accept: realValue,
   },
   {
@@ -115,7 +115,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     keywords: [' login', 'sshpass'],
     pattern: String.raw`\b(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|helm(?: registry)?) login|sshpass)\b[^\r\n]{0,256}?[ \t]-p[ \t]*([^\s"'\x60\-$<][^\s"'\x60]{0,255})`,
     secretGroup: 1,
-    window: { before: 16, after: 540 },
+    window: { before: 16, after: 540, within: 'line' },
     accept: realValue,
   },
   {
@@ -126,7 +126,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     keywords: ['curl'],
     pattern: String.raw`\bcurl\b[^\r\n]{0,256}?[ \t](?:-u|--user)[ \t]*["']?[^\s:"']{1,128}:([^\s"']{1,256})`,
     secretGroup: 1,
-    window: { before: 0, after: 700 },
+    window: { before: 0, after: 700, within: 'line' },
     accept: realValue,
   },
   {
@@ -137,7 +137,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     keywords: ['authorization'],
     pattern: String.raw`(?i)\bauthorization["']?[ \t]*[:=][ \t]*["']?(?:basic|bearer|token|apikey|sso-key|ssws|negotiate)[ \t]+([A-Za-z0-9+/=_\-.~:]{6,})`,
     secretGroup: 1,
-    window: { before: 8, after: 4200 },
+    window: { before: 8, after: 4200, within: 'line' },
     accept: realValue,
   },
   {
@@ -148,7 +148,7 @@ export const CREDENTIAL_RULES: readonly SecretRule[] = [
     keywords: ['x-api-key', 'api-key:', 'x-auth-token', 'private-token', 'x-vault-token', 'x-gitlab-token', 'x-access-token'],
     pattern: String.raw`(?i)\b(?:x-api-key|api-key|x-auth-token|private-token|x-vault-token|x-gitlab-token|x-access-token)["']?[ \t]*:[ \t]*["']?([A-Za-z0-9+/=_\-.~]{8,})`,
     secretGroup: 1,
-    window: { before: 4, after: 1100 },
+    window: { before: 4, after: 1100, within: 'line' },
     accept: realValue,
   },
 ];

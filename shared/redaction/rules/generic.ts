@@ -6,6 +6,31 @@
 import { allowlistReason, isHex, looksRandom } from '../entropy.ts';
 import type { SecretRule } from '../types.ts';
 
+/** The pattern's class: token characters without the `.`, `:` and `=` that split pieces. */
+const PIECE_CHAR = new Uint8Array(128);
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-~') PIECE_CHAR[c.charCodeAt(0)] = 1;
+const PIECE_MIN = 20;
+
+/** `[A-Za-z0-9+/_\-~]{20,}={0,2}` in plain code: the scanner calls it on every token run. */
+function findPieces(text: string, from: number, to: number, found: (start: number, end: number) => void): void {
+  let i = from;
+  while (i < to) {
+    const start = i;
+    while (i < to) {
+      const code = text.charCodeAt(i);
+      if (code >= 128 || PIECE_CHAR[code] !== 1) break;
+      i++;
+    }
+    if (i - start >= PIECE_MIN) {
+      let end = i;
+      while (end < to && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
+      found(start, end);
+      i = end;
+    }
+    if (i === start) i++;
+  }
+}
+
 export const GENERIC_RULES: readonly SecretRule[] = [
   {
     id: 'generic-high-entropy',
@@ -17,6 +42,7 @@ export const GENERIC_RULES: readonly SecretRule[] = [
     // are other rules' business); base64 padding stays with its piece.
     pattern: String.raw`[A-Za-z0-9+/_\-~]{20,}={0,2}`,
     window: { before: 0, after: 0 },
+    find: findPieces,
     accept: (token) => {
       if (allowlistReason(token) !== undefined || isHex(token)) return false;
       const core = token.replace(/=+$/, '');

@@ -10,6 +10,6 @@ export const JWT_RULES: readonly SecretRule[] = [
     keywords: ['eyj'],
     pattern: String.raw`\b(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)`,
     secretGroup: 1,
-    window: { before: 1, after: 12_300 },
+    window: { before: 1, after: 12_300, within: 'token' },
   },
 ];

@@ -32,7 +32,7 @@ export const PRIVATE_KEY_RULES: readonly SecretRule[] = [
     category: 'private-key',
     keywords: ['-----begin'],
     pattern: BLOCK,
-    window: { before: 0, after: PRIVATE_KEY_CAP },
+    window: { before: 0, after: PRIVATE_KEY_CAP, within: 'block' },
   },
   {
     id: 'gcp-service-account-key',
@@ -42,6 +42,6 @@ export const PRIVATE_KEY_RULES: readonly SecretRule[] = [
     keywords: ['"private_key"'],
     pattern: String.raw`"private_key"\s*:\s*"(-----BEGIN[^"]{16,})"`,
     secretGroup: 1,
-    window: { before: 0, after: PRIVATE_KEY_CAP },
+    window: { before: 0, after: PRIVATE_KEY_CAP, within: 'line' },
   },
 ];

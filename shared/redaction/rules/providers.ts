@@ -30,7 +30,7 @@ export const PROVIDER_RULES: readonly SecretRule[] = [
     keywords: ['secret_access_key', 'secretaccesskey', 'secret-access-key', 'aws_secret_key', 'aws-secret-key'],
     pattern: String.raw`(?i)(?:secret[_-]?access[_-]?key|aws[_-]secret[_-]key)["']?\s*(?:=|:|=>)?\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
     secretGroup: 1,
-    window: { before: 8, after: 96 },
+    window: { before: 8, after: 96, within: 'line' },
     accept: (secret) => !isHex(secret) && !/EXAMPLEKEY$/.test(secret),
   },
   {
@@ -41,7 +41,7 @@ export const PROVIDER_RULES: readonly SecretRule[] = [
     keywords: ['session_token', 'sessiontoken', 'session-token'],
     pattern: String.raw`(?i)session[_-]?token["']?\s*(?:=|:|=>)?\s*["']?([A-Za-z0-9/+]{100,}={0,2})`,
     secretGroup: 1,
-    window: { before: 16, after: 2200 },
+    window: { before: 16, after: 2200, within: 'line' },
   },
   {
     id: 'github-token',

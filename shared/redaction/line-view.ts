@@ -1,0 +1,247 @@
+/**
+ * How the streaming redactor reads a stretch of terminal output: line by line, through the
+ * terminal model only where a line needs it.
+ *
+ * Most output is plain: text, colours, CRLF. Its visible text is the raw text with escape
+ * sequences removed and CRLF read as LF (an "approximation", linear and cheap). A line that
+ * edits itself (backspace, a lone CR as progress bars and prompts do, erase or move within the
+ * line) is rendered by the terminal model (terminal-view.ts), which costs some µs per cell; a
+ * stretch that moves the cursor to other lines (up, down, absolute positions, save/restore) is
+ * rendered whole, as it always was. The pieces are joined into one VisibleText over the same raw
+ * coordinates, so a secret that spans lines (a private-key block) is still seen whole.
+ *
+ * A CRLF that comes where the row is full is ambiguous on the wire: a program's margin wrap
+ * (readline wraps that way) joins the rows into one logical line, a line of output exactly as
+ * wide as the terminal followed by the next line does not. Both readings are returned then, and
+ * the redactor scans both: a token after a full-width line is found in the hard reading, a token
+ * cut by the margin in the soft one.
+ */
+/* eslint-disable no-control-regex -- terminal escape sequences are made of control characters */
+import { cellWidth, renderVisible, type VisibleText } from './terminal-view.ts';
+
+// CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (… BEL or ESC \), and two-character escapes.
+const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/g;
+/** Moves the cursor off its line (or back to a saved place): only a whole render can follow. */
+const SCREEN_EDITING = /\x1b\[[0-9;]*[ABEFHJSTdfsu]|\x1b[78DEM]/;
+/** Edits within the line: BS, DEL, lone CR, erase and move along the row, insert and delete characters. */
+const LINE_EDITING = /[\b\x7f]|\x1b\[[0-9;]*[@CDGKPX`a]|\r(?!\n)/;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** A reading of the raw text `context + region`: visible text, and which raw cells made it. */
+export interface Reading extends VisibleText {
+  /**
+   * Whether reading raw[0, rawCut) gives this reading's text up to the cell at rawCut (a plain
+   * line cut anywhere, any line cut at its start): then what is released before a cut needs no
+   * second reading.
+   */
+  prefixStable(rawCut: number): boolean;
+}
+
+/**
+ * Could this character be part of a secret that continues across a line break? Token characters
+ * of any rule, an escape sequence starting (colour inside a token), or an unknown neighbour.
+ */
+function mayJoin(code: number): boolean {
+  if (Number.isNaN(code) || code === 0x1b || code > 0x7f) return true;
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || '+/=_-.~:@%!$*&#?'.includes(String.fromCharCode(code));
+}
+
+/**
+ * Whether the row that ends at a CRLF may be full (a multiple of `cols` cells), so that the
+ * terminal model reads the CRLF as a soft wrap. `row` is the row's raw text (undefined: its
+ * column is not known).
+ */
+function mayFillRow(row: string | undefined, cols: number): boolean {
+  if (row === undefined) return true;
+  // Cheap bound first: every unit is at most two cells, and without a tab nothing is wider.
+  if (row.length * 2 < cols && !row.includes('\t')) return false;
+  const shown = row.includes('\x1b') ? row.replace(ESCAPE, '') : row;
+  if (PRINTABLE_ASCII.test(shown)) return shown.length > 0 && shown.length % cols === 0;
+  if (shown.includes('\t')) return true;
+  let cells = 0;
+  for (const ch of shown) cells += ch.charCodeAt(0) < 0x20 ? 0 : cellWidth(ch.codePointAt(0)!);
+  return cells >= cols; // wide characters may wrap early: let the terminal model decide
+}
+
+interface Segment {
+  readonly text: string;
+  /** Raw index (in `context + region`) of each text unit; -1 for a unit no raw character made. */
+  rawIndicesAt(i: number): readonly number[];
+  maskFor?(cp: number, index: number): string;
+  /** [rawStart, rawEnd) in `context + region`. */
+  readonly rawStart: number;
+  readonly rawEnd: number;
+  readonly plain: boolean;
+}
+
+/**
+ * A plain stretch: escape sequences removed, each CRLF read as LF, or dropped where `joins`
+ * holds its CR's raw index (a soft wrap).
+ */
+function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<number>): Segment {
+  const rawIndex = new Int32Array(to - from + 1);
+  const parts: string[] = [];
+  let length = 0;
+  const copy = (a: number, b: number): void => {
+    if (b <= a) return;
+    parts.push(all.slice(a, b));
+    for (let i = a; i < b; i++) rawIndex[length++] = i;
+  };
+  const copyLines = (a: number, b: number): void => {
+    let start = a;
+    for (let cr = all.indexOf('\r\n', start); cr >= 0 && cr < b; cr = all.indexOf('\r\n', start)) {
+      copy(start, cr);
+      start = joins.has(cr) ? cr + 2 : cr + 1; // a soft wrap leaves nothing; a line end keeps the LF
+    }
+    copy(start, b);
+  };
+  let last = from;
+  if (all.includes('\x1b', from)) {
+    ESCAPE.lastIndex = from;
+    for (let m = ESCAPE.exec(all); m !== null && m.index < to; m = ESCAPE.exec(all)) {
+      copyLines(last, m.index);
+      last = m.index + m[0].length;
+    }
+  }
+  copyLines(last, to);
+  const text = parts.join('');
+  // Control characters (the LF of a line end, a tab) made no cell: masking one would move the cursor.
+  const none: readonly number[] = [];
+  return { text, rawIndicesAt: (i) => (text.charCodeAt(i) < 0x20 ? none : [rawIndex[i]!]), rawStart: from, rawEnd: to, plain: true };
+}
+
+/** A stretch through the terminal model; `from` is where its raw text starts in `all`. */
+function renderedSegment(all: string, from: number, to: number, cols: number): Segment {
+  const view = renderVisible(all.slice(from, to), cols);
+  const shift = (list: readonly number[]): readonly number[] => (from === 0 ? list : list.map((r) => r + from));
+  return {
+    text: view.text,
+    rawIndicesAt: (i) => shift(view.rawIndicesAt(i)),
+    maskFor: (cp, index) => view.maskFor?.(cp, index - from) ?? '*'.repeat(cellWidth(cp)),
+    rawStart: from,
+    rawEnd: to,
+    plain: false,
+  };
+}
+
+class JoinedReading implements Reading {
+  readonly text: string;
+  readonly #segments: readonly Segment[];
+  /** Text offset of each segment. */
+  readonly #starts: Int32Array;
+
+  constructor(segments: readonly Segment[]) {
+    this.#segments = segments;
+    this.#starts = new Int32Array(segments.length);
+    let at = 0;
+    segments.forEach((segment, k) => {
+      this.#starts[k] = at;
+      at += segment.text.length;
+    });
+    this.text = segments.length === 1 ? segments[0]!.text : segments.map((s) => s.text).join('');
+  }
+
+  #segmentAt(visibleIndex: number): number {
+    let lo = 0;
+    let hi = this.#segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#starts[mid]! <= visibleIndex) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  rawIndicesAt(visibleIndex: number): readonly number[] {
+    if (!Number.isInteger(visibleIndex) || visibleIndex < 0 || visibleIndex >= this.text.length) {
+      throw new RangeError(`rawIndicesAt: visible index ${visibleIndex} is outside the text (length ${this.text.length})`);
+    }
+    const k = this.#segmentAt(visibleIndex);
+    return this.#segments[k]!.rawIndicesAt(visibleIndex - this.#starts[k]!);
+  }
+
+  maskFor(cp: number, index: number): string {
+    const segment = this.#segments.find((s) => index >= s.rawStart && index < s.rawEnd);
+    return segment?.maskFor?.(cp, index) ?? '*'.repeat(cellWidth(cp));
+  }
+
+  prefixStable(rawCut: number): boolean {
+    const segment = this.#segments.find((s) => rawCut >= s.rawStart && rawCut < s.rawEnd);
+    return segment === undefined || segment.plain || segment.rawStart === rawCut;
+  }
+}
+
+interface Line {
+  /** [start, end) in `context + region`, the LF included. */
+  readonly start: number;
+  readonly end: number;
+  readonly edited: boolean;
+  /** The line ends in a CRLF that may be a soft wrap into the next line (its CR's index), or -1. */
+  readonly marginCr: number;
+}
+
+/**
+ * The readings of `region`, whose row so far is `context` (released output since the cursor was
+ * last at column 0; undefined when that is not known). Indices are in `context + region`; cells
+ * of the context are in the first line's reading when it is rendered (it places the cursor).
+ * One reading, or two (soft, then hard) when a CRLF may be a margin wrap.
+ */
+export function readRegion(context: string | undefined, region: string, cols: number): Reading[] {
+  const row = context ?? '';
+  const all = row + region;
+  const offset = row.length;
+  if (SCREEN_EDITING.test(region)) {
+    const whole = renderedSegment(all, 0, all.length, cols);
+    return [new JoinedReading([{ ...whole, rawStart: offset }])];
+  }
+
+  const lines: Line[] = [];
+  for (let start = offset; start < all.length; ) {
+    const lf = all.indexOf('\n', start);
+    const end = lf < 0 ? all.length : lf + 1;
+    const marginCr =
+      lf > start && all.charCodeAt(lf - 1) === 0x0d && lf + 1 < all.length &&
+      mayJoin(all.charCodeAt(lf - 2)) && mayJoin(all.charCodeAt(lf + 1)) &&
+      mayFillRow(start === offset ? (context === undefined ? undefined : all.slice(0, lf - 1)) : all.slice(start, lf - 1), cols)
+        ? lf - 1
+        : -1;
+    lines.push({ start, end, edited: LINE_EDITING.test(all.slice(start, end)), marginCr });
+    start = end;
+  }
+
+  // Groups: lines joined by possible margin wraps. The soft reading reads each group as one
+  // logical line; the hard reading (only when there is a join) reads every line on its own.
+  const build = (soft: boolean): Reading => {
+    const segments: Segment[] = [];
+    let plainFrom = -1;
+    const joins = new Set<number>();
+    const flushPlain = (to: number): void => {
+      if (plainFrom >= 0 && to > plainFrom) segments.push(plainSegment(all, plainFrom, to, joins));
+      plainFrom = -1;
+    };
+    for (let k = 0; k < lines.length; ) {
+      let last = k;
+      if (soft) while (lines[last]!.marginCr >= 0 && last + 1 < lines.length) last++;
+      const group = lines.slice(k, last + 1);
+      const from = group[0]!.start;
+      const to = group[group.length - 1]!.end;
+      if (group.some((line) => line.edited)) {
+        flushPlain(from);
+        // The first line is rendered after its row so far, so that it starts in the right column.
+        // In the hard reading a margin CRLF is a line end: the model would read it as a wrap.
+        const hardEnd = !soft && group[0]!.marginCr >= 0 ? group[0]!.marginCr : to;
+        const segment = renderedSegment(all, from === offset ? 0 : from, hardEnd, cols);
+        segments.push(from === offset ? { ...segment, rawStart: offset } : segment);
+        if (hardEnd < to) segments.push({ text: '\n', rawIndicesAt: () => [], rawStart: hardEnd, rawEnd: to, plain: false });
+      } else {
+        if (plainFrom < 0) plainFrom = from;
+        for (const line of group.slice(0, -1)) joins.add(line.marginCr);
+      }
+      k = last + 1;
+    }
+    flushPlain(all.length);
+    return new JoinedReading(segments);
+  };
+  const soft = build(true);
+  return lines.some((line) => line.marginCr >= 0) ? [soft, build(false)] : [soft];
+}
