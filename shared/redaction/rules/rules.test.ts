@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { compileRules, scanText } from '../scanner.ts';
 import { BUILTIN_RULES, BUILTIN_RULES_VERSION } from './index.ts';
 import { FAKE, fakeRandom, HEX } from './samples.test-support.ts';
@@ -339,4 +340,34 @@ describe('built-in rules', () => {
     const spans = scanText(screen, all);
     assert.deepEqual(spans.map((s) => `${s.ruleId}: ${screen.slice(s.start, s.end)}`), []);
   });
+});
+
+describe('plain-code finders (SecretRule.find)', () => {
+  // A finder replaces re2js on the hot path; the pattern stays the definition. Both are run on
+  // random text over the characters that matter to the pattern (piece characters, the `.`, `:`
+  // and `=` that split pieces, padding, spaces) and on every rule's samples.
+  const withFind = BUILTIN_RULES.filter((rule) => rule.find !== undefined);
+  const samples = Object.values(SAMPLES).flatMap((s) => [...s.positives.map((x) => x.text), ...s.negatives]);
+
+  it('at least the generic rule has one', () => {
+    assert.ok(withFind.some((rule) => rule.id === 'generic-high-entropy'));
+  });
+
+  for (const rule of withFind) {
+    it(`${rule.id}: finds exactly what its pattern finds`, () => {
+      // Without the accept check, so that what is compared is the matching itself.
+      const { find, accept: _accept, ...rest } = rule;
+      const fast = compileRules([{ ...rest, find: find! }]);
+      const slow = compileRules([rest]);
+      const spans = (text: string, rules: ReturnType<typeof compileRules>): string[] => scanText(text, rules).map((s) => `${s.start}-${s.end}`);
+      for (const text of samples) assert.deepEqual(spans(text, fast), spans(text, slow), JSON.stringify(text));
+      fc.assert(
+        fc.property(fc.array(fc.constantFrom('a', 'Z', '7', 'q', 'X', '3', '+', '/', '_', '-', '~', '.', ':', '=', '==', ' ', '\n', 'kP9', 'x2Vb8', 'é'), { maxLength: 200 }), (parts) => {
+          const text = parts.join('');
+          assert.deepEqual(spans(text, fast), spans(text, slow), JSON.stringify(text));
+        }),
+        { numRuns: 400 },
+      );
+    });
+  }
 });
