@@ -79,13 +79,19 @@ interface Segment {
  * holds its CR's raw index (a soft wrap).
  */
 function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<number>): Segment {
-  const rawIndex = new Int32Array(to - from + 1);
+  // The text is copied in pieces; each piece starts an anchor (its text and raw offsets), and
+  // within a piece text and raw advance together. No per-character table: this runs on nearly
+  // all output.
+  const anchorText: number[] = [];
+  const anchorRaw: number[] = [];
   const parts: string[] = [];
   let length = 0;
   const copy = (a: number, b: number): void => {
     if (b <= a) return;
     parts.push(all.slice(a, b));
-    for (let i = a; i < b; i++) rawIndex[length++] = i;
+    anchorText.push(length);
+    anchorRaw.push(a);
+    length += b - a;
   };
   const copyLines = (a: number, b: number): void => {
     let start = a;
@@ -96,18 +102,30 @@ function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<
     copy(start, b);
   };
   let last = from;
-  if (all.includes('\x1b', from)) {
-    ESCAPE.lastIndex = from;
+  const escape = all.indexOf('\x1b', from);
+  if (escape >= 0 && escape < to) {
+    ESCAPE.lastIndex = escape;
     for (let m = ESCAPE.exec(all); m !== null && m.index < to; m = ESCAPE.exec(all)) {
       copyLines(last, m.index);
       last = m.index + m[0].length;
     }
   }
   copyLines(last, to);
-  const text = parts.join('');
+  const text = parts.length === 1 ? parts[0]! : parts.join('');
   // Control characters (the LF of a line end, a tab) made no cell: masking one would move the cursor.
   const none: readonly number[] = [];
-  return { text, rawIndicesAt: (i) => (text.charCodeAt(i) < 0x20 ? none : [rawIndex[i]!]), rawStart: from, rawEnd: to, plain: true };
+  const rawIndicesAt = (i: number): readonly number[] => {
+    if (text.charCodeAt(i) < 0x20) return none;
+    let lo = 0;
+    let hi = anchorText.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (anchorText[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return [anchorRaw[lo]! + (i - anchorText[lo]!)];
+  };
+  return { text, rawIndicesAt, rawStart: from, rawEnd: to, plain: true };
 }
 
 /** A stretch through the terminal model; `from` is where its raw text starts in `all`. */

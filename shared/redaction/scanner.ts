@@ -38,8 +38,11 @@ interface CompiledRule {
   readonly after: number;
   /** A private-key rule opened by `-----BEGIN`: held from BEGIN until its END or its cap. */
   readonly isBlock: boolean;
-  readonly within: 'line' | 'token' | 'block' | undefined;
+  readonly within: NonNullable<SecretRule['window']>['within'];
 }
+
+/** A line break before a line that does not start with a space or tab: a YAML map is over. */
+const UNINDENTED_LINE = /\n[^ \t\r\n]/g;
 
 /** The longest END line of a block after its `-----END`: `[ A-Z0-9]{0,32}PRIVATE KEY BLOCK-----`. */
 const BLOCK_END_LINE = 64;
@@ -69,6 +72,14 @@ function windowEnd(rule: CompiledRule, text: string, hitEnd: number): { end: num
     case 'block': {
       const end = text.indexOf(BLOCK_END, hitEnd);
       if (end >= 0 && end + BLOCK_END_LINE < limit) return { end: Math.min(n, end + BLOCK_END_LINE), closed: end + BLOCK_END_LINE <= n };
+      break;
+    }
+    case 'map': {
+      const brace = text.indexOf('}', hitEnd);
+      UNINDENTED_LINE.lastIndex = hitEnd;
+      const unindented = UNINDENTED_LINE.exec(text)?.index ?? -1;
+      const end = brace < 0 ? unindented : unindented < 0 ? brace : Math.min(brace, unindented);
+      if (end >= 0 && end < limit) return { end: end + 1, closed: true };
       break;
     }
     case undefined:

@@ -49,10 +49,12 @@ export interface SecretRule {
     /**
      * Where a match ends at the latest, when that is sooner than `after`: `line`, the keyword's
      * own line (the window stops at the next line break); `token`, the run of token characters
-     * the keyword ends in; `block`, the END line of a private-key block. Keeps re2js off text
-     * the rule cannot match, and lets the stream release text once the line or token is over.
+     * the keyword ends in; `block`, the END line of a private-key block; `map`, a YAML or JSON
+     * map opened on the keyword's line (its closing `}`, or the first line after it that is not
+     * indented). Keeps re2js off text the rule cannot match, and lets the stream release text
+     * once the line, token, block or map is over.
      */
-    readonly within?: 'line' | 'token' | 'block';
+    readonly within?: 'line' | 'token' | 'block' | 'map';
   };
   /**
    * Cheap context checks on a keyword hit before the pattern runs at all: one of

@@ -39,7 +39,7 @@ export const KUBERNETES_RULES: readonly SecretRule[] = [
     keywords: ['data:', '"data"'],
     pattern: String.raw`(?m)(?:^[ \t]+["']?[A-Za-z0-9_.\-]{1,253}["']?:[ \t]+["']?|"[A-Za-z0-9_.\-]{1,253}"[ \t]*:[ \t]*")([A-Za-z0-9+/]{4,}={0,2})(?:["']?[ \t]*\r?$|")`,
     secretGroup: 1,
-    window: { before: 0, after: 8192 },
+    window: { before: 0, after: 8192, within: 'map' },
     accept: isSecretBase64,
   },
   {
@@ -50,7 +50,7 @@ export const KUBERNETES_RULES: readonly SecretRule[] = [
     keywords: ['stringdata:'],
     pattern: String.raw`(?m)^[ \t]+["']?[A-Za-z0-9_.\-]{1,253}["']?:[ \t]+["']?([^\s"'|>#][^\r\n"']*?)["']?[ \t]*\r?$`,
     secretGroup: 1,
-    window: { before: 0, after: 2048 },
+    window: { before: 0, after: 2048, within: 'map' },
     accept: (value) => !isPlaceholder(value),
   },
 ];
