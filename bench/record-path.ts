@@ -38,6 +38,7 @@ import { originForSession, utf8 } from '../shared/bundle/index.ts';
 import { devRedactionKey } from '../shared/redaction/fingerprint.ts';
 import { countNewlines, createWorkspace } from './corpus.ts';
 import { fmtMbps, isQuick, mb } from './report.ts';
+import { DEFAULT_POLICY } from '../shared/redaction/policy.ts';
 
 /** What n_tty hands a reader per read(): up to 4095 bytes (the benchmarks observe ~4 KB per onData). */
 export const PTY_READ_BYTES = 4095;
@@ -116,7 +117,7 @@ export async function runPipeline(reads: readonly Uint8Array[], workDir: string,
     sessionKey: privateKey,
     sessionPublicKey: rawPublicKey(publicKey),
     firstPrev: new Uint8Array(createHash('sha256').update(certBytes).digest()),
-    policy: { version: 'bench', recordInput: true },
+    policy: { ...DEFAULT_POLICY, version: 'bench', recordInput: true },
     redactionKey: devRedactionKey('bench'),
     knownSecrets: [],
     startAt: performance.now(),

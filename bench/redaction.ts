@@ -52,13 +52,14 @@ import { PTY_READ_BYTES } from './record-path.ts';
 import { buildLabelledCorpus, buildThroughputUnit, COLS, PROMPT_RE, type Category, type LabelledCorpus, type Positive } from './secret-corpus.ts';
 import { fmtMbps, isQuick, mb, Report } from './report.ts';
 import { fakeRandom, BASE62 } from '../shared/redaction/rules/samples.test-support.ts';
+import { DEFAULT_POLICY } from '../shared/redaction/policy.ts';
 
 const quick = isQuick();
 const THROUGHPUT_BYTES = quick ? 40_000_000 : 200_000_000;
 const REPEATS = quick ? 1 : 2;
 const LABELLED = quick ? { perKind: 8, negativesPerKind: 10, fillerLines: 6 } : { perKind: 40, negativesPerKind: 50, fillerLines: 12 };
 const ECHO_OFF_SECRETS = quick ? 6 : 24;
-const POLICY = { version: 'bench', recordInput: true } as const;
+const POLICY = { ...DEFAULT_POLICY, version: 'bench', recordInput: true };
 const KEY = devRedactionKey('bench');
 
 // -- 1. throughput ----------------------------------------------------------------------------
@@ -346,9 +347,9 @@ function runOurs(corpus: LabelledCorpus): OurVerdict {
       from = cut;
     }
     if (idle.has(to)) {
-      // idle() releases held output and a pending input line; the pipeline records both as output.
-      take(redactor.releaseOutput());
-      takeKeys(lastBlock, redactor.idle());
+      // As the record path's idle timer: held output goes out as output, a pending input line as keys.
+      take(redactor.idle());
+      takeKeys(lastBlock, redactor.flushInput());
     }
     for (const key of keysAt.get(to) ?? []) {
       if (redactor.holding) take(redactor.releaseOutput());

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import * as pty from 'node-pty';
 import { newSessionId, RecorderClient, type RecorderEvent } from '../recorder/index.ts';
 import { ptyEnv } from './corpus.ts';
+import { DEFAULT_POLICY } from '../shared/redaction/policy.ts';
 
 export interface CommandSpec {
   readonly command: string;
@@ -152,7 +153,7 @@ function clientSession(client: RecorderClient, spec: CommandSpec, options: Clien
     rows: spec.rows ?? ROWS,
     metadata: { purpose: 'benchmark' },
     knownSecrets: [],
-    redactionPolicy: { version: 'bench', recordInput: options.recordInput },
+    redactionPolicy: { ...DEFAULT_POLICY, version: 'bench', recordInput: options.recordInput },
     ...(options.bundleDir === undefined ? {} : { bundlePath: join(options.bundleDir, `${sessionId}.custody`) }),
   });
   return {

@@ -3,10 +3,12 @@ import { parseArgs } from 'node:util';
 import { cat, exportV2, play, verify } from './bundle-commands.ts';
 import { keys } from './keys.ts';
 import { record, UsageError } from './record.ts';
+import { loadPolicy } from './policy-file.ts';
 import { redact } from './redact.ts';
 
 const USAGE = `usage:
-  custody record [--out FILE] [--no-input] -- CMD [ARGS…]   run CMD in a recorded terminal, write a sealed bundle
+  custody record [--out FILE] [--policy FILE] [--no-input] -- CMD [ARGS…]
+                 run CMD in a recorded terminal (redacted per the policy), write a sealed bundle
   custody verify FILE [--trust ROOT.json] [--json] [--allow-untrusted]
                                                     check a bundle; exit 0 only when intact and trusted
   custody cat FILE                                  print the recorded (redacted) output
@@ -30,8 +32,13 @@ async function run(argv: string[]): Promise<number> {
     case 'record': {
       const dash = rest.indexOf('--');
       const own = dash < 0 ? rest : rest.slice(0, dash);
-      const { values } = parseArgs({ args: own, options: { out: { type: 'string' }, 'no-input': { type: 'boolean' } }, strict: true });
-      return record({ command: dash < 0 ? [] : rest.slice(dash + 1), ...(values.out === undefined ? {} : { out: values.out }), recordInput: values['no-input'] !== true });
+      const { values } = parseArgs({ args: own, options: { out: { type: 'string' }, policy: { type: 'string' }, 'no-input': { type: 'boolean' } }, strict: true });
+      return record({
+        command: dash < 0 ? [] : rest.slice(dash + 1),
+        ...(values.out === undefined ? {} : { out: values.out }),
+        policy: await loadPolicy(values.policy),
+        recordInput: values['no-input'] !== true,
+      });
     }
     case 'verify': {
       const { values, positionals } = parseArgs({

@@ -1,9 +1,11 @@
 /**
- * `custody record [--out FILE] -- CMD ARGS…`: runs CMD in a recorded pty
- * attached to this terminal and writes a sealed bundle when it exits.
+ * `custody record [--out FILE] [--policy FILE] [--no-input] -- CMD ARGS…`: runs CMD in a
+ * recorded pty attached to this terminal and writes a sealed bundle when it exits. The
+ * redaction policy is the built-in default unless a policy file is given.
  */
 import { resolve } from 'node:path';
 import { newSessionId, RecorderClient, type RecorderEvent } from '../recorder/index.ts';
+import { DEFAULT_POLICY, type RedactionPolicy } from '../shared/redaction/policy.ts';
 import { dataDir, deviceKeyFile } from './paths.ts';
 
 export interface RecordOptions {
@@ -11,11 +13,14 @@ export interface RecordOptions {
   readonly command: readonly string[];
   readonly metadata?: Record<string, string>;
   readonly recordInput?: boolean;
+  /** The redaction policy; DEFAULT_POLICY when absent. `recordInput: false` overrides its recordInput. */
+  readonly policy?: RedactionPolicy;
 }
 
 export async function record(options: RecordOptions): Promise<number> {
   const [command, ...args] = options.command;
   if (command === undefined) throw new UsageError('record needs a command after --, e.g. custody record -- bash');
+  const policy = options.policy ?? DEFAULT_POLICY;
   const dir = dataDir();
   const client = RecorderClient.start({ dataDir: dir, keyFile: deviceKeyFile(dir), manualAck: true });
   const recovered: string[] = [];
@@ -76,7 +81,7 @@ export async function record(options: RecordOptions): Promise<number> {
     ...size(),
     metadata: { user: env['USER'] ?? env['LOGNAME'] ?? 'unknown', host: 'local', ...options.metadata },
     knownSecrets: [],
-    redactionPolicy: { version: 'builtin', recordInput: options.recordInput ?? true },
+    redactionPolicy: { ...policy, recordInput: policy.recordInput && options.recordInput !== false },
     ...(options.out === undefined ? {} : { bundlePath: resolve(options.out) }),
   });
 

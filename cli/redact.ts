@@ -5,34 +5,17 @@
  * gitleaks' stdin mode). Handy for trying rules and policies; the benchmarks
  * drive it too.
  */
-import { readFile } from 'node:fs/promises';
 import { redactorForPolicy, rulesForPolicy } from '../shared/redaction/engine.ts';
-import { DEFAULT_POLICY, parsePolicy, PolicyError } from '../shared/redaction/policy.ts';
 import type { RedactedPiece } from '../shared/redaction/redactor.ts';
 import { FileKeyStore } from '../recorder/index.ts';
 import { dataDir, deviceKeyFile } from './paths.ts';
+import { loadPolicy } from './policy-file.ts';
 import { UsageError } from './record.ts';
 
 export interface RedactOptions {
   readonly policyFile?: string;
   readonly knownSecrets: readonly string[];
   readonly cols: number;
-}
-
-async function loadPolicy(path: string | undefined): Promise<typeof DEFAULT_POLICY> {
-  if (path === undefined) return DEFAULT_POLICY;
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`policy ${path} is not readable JSON: ${(error as Error).message}`);
-  }
-  try {
-    return parsePolicy(json, path);
-  } catch (error) {
-    if (error instanceof PolicyError) throw new UsageError(error.message);
-    throw error;
-  }
 }
 
 export async function redact(options: RedactOptions): Promise<number> {

@@ -7,19 +7,13 @@
  * carries the same structured-clone values.
  */
 import { z } from 'zod';
+import { RedactionPolicySchema } from '../shared/redaction/policy.ts';
 
 export const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const sessionId = z.string().regex(SESSION_ID, 'session id must be 8–64 letters, digits, "-" or "_"');
 const dimension = z.number().int().min(1).max(1000);
 const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'must be bytes (Uint8Array)');
 
-export const RedactionPolicyRefSchema = z.strictObject({
-  /** Version string of the policy in force; written to the manifest. */
-  version: z.string().min(1).max(128),
-  /** When false, keystrokes are never stored (only output is). */
-  recordInput: z.boolean(),
-});
-export type RedactionPolicyRef = z.infer<typeof RedactionPolicyRefSchema>;
 
 export const OpenCallSchema = z.strictObject({
   type: z.literal('open'),
@@ -36,7 +30,11 @@ export const OpenCallSchema = z.strictObject({
   metadata: z.record(z.string().max(128), z.string().max(4096)),
   /** Values the app injected (tokens, passwords) that must never be recorded. */
   knownSecrets: z.array(z.string().min(1).max(65536)).max(256),
-  redactionPolicy: RedactionPolicyRefSchema,
+  /**
+   * The org's redaction policy in full (shared/redaction/policy.ts): built-in rule set, org
+   * rules, allowlists, whether keystrokes are recorded. Its version goes into the manifest.
+   */
+  redactionPolicy: RedactionPolicySchema,
   /** Where to write the sealed bundle; defaults to the recorder's bundle folder. */
   bundlePath: z.string().min(1).max(4096).optional(),
 });

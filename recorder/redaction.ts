@@ -1,27 +1,39 @@
 /**
- * Builds the record path's redactor for one session: the policy's rules (today
- * the built-in set: the open call names a policy version, and the full org
- * policy arrives with the central service), the session's known secrets, and
- * the fingerprint key. A privileged session is never recorded without one.
+ * Builds the record path's redactor for one session: the session's redaction policy (built-in
+ * rules, org rules and allowlists; from the central service once it exists, the built-in
+ * default until then), the session's known secrets, and the fingerprint key. A privileged
+ * session is never recorded without one: a policy that does not compile fails the open.
  */
 import type { RedactionKey } from '../shared/redaction/fingerprint.ts';
 import { redactorForPolicy, rulesForPolicy, type PolicyRules } from '../shared/redaction/engine.ts';
-import { DEFAULT_POLICY } from '../shared/redaction/policy.ts';
+import type { RedactionPolicy } from '../shared/redaction/policy.ts';
 import type { Redactor } from '../shared/redaction/redactor.ts';
-import type { RedactionPolicyRef } from './protocol.ts';
 
-let defaultRules: PolicyRules | undefined;
+/** Compiled rules per policy (as JSON); sessions of one org share one or two policies. */
+const compiled = new Map<string, PolicyRules>();
+const COMPILED_LIMIT = 8;
 
 export interface SessionRedactionInput {
-  readonly policy: RedactionPolicyRef;
+  readonly policy: RedactionPolicy;
   readonly knownSecrets: readonly string[];
   readonly key: RedactionKey;
   readonly cols: number;
 }
 
+/** The policy's compiled rules without known secrets; throws, saying why, when it does not compile. */
+export function policyRules(policy: RedactionPolicy): PolicyRules {
+  const id = JSON.stringify(policy);
+  let rules = compiled.get(id);
+  if (rules === undefined) {
+    rules = rulesForPolicy(policy);
+    if (compiled.size >= COMPILED_LIMIT) compiled.delete(compiled.keys().next().value!);
+    compiled.set(id, rules);
+  }
+  return rules;
+}
+
 export function sessionRedactor(input: SessionRedactionInput): Redactor {
-  const policy = { ...DEFAULT_POLICY, version: input.policy.version, recordInput: input.policy.recordInput };
-  // The rules compile once per worker; a session with known secrets compiles its own set.
-  const rules = input.knownSecrets.length === 0 ? (defaultRules ??= rulesForPolicy(policy)) : rulesForPolicy(policy, input.knownSecrets);
-  return redactorForPolicy({ ...rules, version: `${input.policy.version}+${DEFAULT_POLICY.builtinRules}` }, input.key, input.cols);
+  // A session with known secrets compiles its own set (the secrets are rules of their own).
+  const rules = input.knownSecrets.length === 0 ? policyRules(input.policy) : rulesForPolicy(input.policy, input.knownSecrets);
+  return redactorForPolicy(rules, input.key, input.cols);
 }

@@ -26,6 +26,8 @@ import {
   type SessionKeyCert,
 } from '../shared/bundle/index.ts';
 import type { RedactionKey } from '../shared/redaction/fingerprint.ts';
+import { policyVersionString } from '../shared/redaction/policy.ts';
+import { policyRules } from './redaction.ts';
 import { nodeSuite } from './node-crypto.ts';
 import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
@@ -116,6 +118,13 @@ export class RecordedSession {
    * (fail closed).
    */
   static async open(call: OpenCall, bundlePath: string, deps: SessionDeps): Promise<RecordedSession> {
+    // A policy that does not compile (an org rule that is not RE2, rules this build lacks) would
+    // leave the record path without redaction: refuse before anything exists.
+    try {
+      policyRules(call.redactionPolicy);
+    } catch (error) {
+      throw new Error(`the redaction policy cannot be used: ${(error as Error).message}`, { cause: error });
+    }
     const startedAt = Date.now();
     const origin = originForSession(call.sessionId);
     // The session key lives in this process's memory only: the worker signs with it, nothing stores it.
@@ -139,7 +148,7 @@ export class RecordedSession {
       command: [call.command, ...call.args],
       cwd: call.cwd,
       metadata: call.metadata,
-      policyVersion: call.redactionPolicy.version,
+      policyVersion: policyVersionString(call.redactionPolicy),
       bundlePath,
     };
     const spoolDir = await createSpool(deps.spoolRoot, meta, certBytes);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeSuite, nodeZipCodec, RecorderClient, newSessionId, type RecorderEvent } from '../recorder/index.ts';
 import { verifyBundle } from '../shared/bundle/index.ts';
+import { DEFAULT_POLICY } from '../shared/redaction/policy.ts';
 
 test('a recovered bundle counts the redactions its markers record', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'custody-recount-'));
@@ -29,7 +30,7 @@ test('a recovered bundle counts the redactions its markers record', async () => 
       rows: 24,
       metadata: {},
       knownSecrets: [],
-      redactionPolicy: { version: 'test', recordInput: true },
+      redactionPolicy: { ...DEFAULT_POLICY, version: 'test', recordInput: true },
     });
     // Wait until the redaction marker is in the spool and a signed checkpoint covers it.
     const cast = join(dataDir, 'spool', sessionId, 'session.cast');

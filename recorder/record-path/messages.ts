@@ -8,7 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { CastHeader, CheckpointKind } from '../../shared/bundle/index.ts';
 import type { RedactionKey } from '../../shared/redaction/fingerprint.ts';
-import type { RedactionPolicyRef } from '../protocol.ts';
+import type { RedactionPolicy } from '../../shared/redaction/policy.ts';
 import type { RingBuffers } from './ring.ts';
 
 export interface RecordWorkerData {
@@ -22,7 +22,7 @@ export interface RecordWorkerData {
   readonly sessionPublicKey: Uint8Array;
   /** SHA-256 of keys/session-key.dsse.json: the first checkpoint's `prev`. */
   readonly firstPrev: Uint8Array;
-  readonly policy: RedactionPolicyRef;
+  readonly policy: RedactionPolicy;
   /** The key for redaction fingerprints (HMAC): markers name a secret without revealing it. */
   readonly redactionKey: RedactionKey;
   readonly knownSecrets: readonly string[];

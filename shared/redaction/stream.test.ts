@@ -470,6 +470,27 @@ describe('StreamRedactor: holding back', () => {
     assert.deepEqual(redactor.idle(), []);
   });
 
+  it('a secret typed slowly: what follows a pause continues the masked part and is masked too, counted once', () => {
+    const redactor = newRedactor();
+    const password = FAKE.password;
+    const cut = 6;
+    // Echoed key by key; the admin pauses after six characters of the password.
+    const before = [...redactor.output('$ mysql -u root -p'), ...redactor.output(password.slice(0, cut))];
+    const atPause = redactor.idle();
+    const after = [...redactor.output(password.slice(cut)), ...redactor.output(' app\r\n')];
+    const pieces = [...before, ...atPause, ...after];
+    assert.equal(textOf(pieces), '$ mysql -u root -p' + '*'.repeat(password.length) + ' app\r\n');
+    assert.deepEqual(redactor.counts(), { assignment: 1 });
+    // And in the keys: the input line flushed at the pause, then the rest typed.
+    const keys = newRedactor();
+    const typed = [...keys.input('mysql -u root -p' + password.slice(0, cut)), ...keys.flushInput(), ...keys.input(password.slice(cut) + ' app\r')];
+    assert.equal(textOf(typed), 'mysql -u root -p' + '*'.repeat(password.length) + ' app\r');
+    // Nothing is continued once a blank ends the secret.
+    const later = newRedactor();
+    const plain = [...later.output('$ mysql -u root -p' + password.slice(0, cut)), ...later.idle(), ...later.output(' app\r\nready\r\n')];
+    assert.equal(textOf(plain), '$ mysql -u root -p' + '*'.repeat(cut) + ' app\r\nready\r\n');
+  });
+
   it('releases everything once the held text passes HOLD_LIMIT (an OSC string that never ends)', () => {
     const redactor = newRedactor();
     let fed = 0;

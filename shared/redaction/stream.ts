@@ -101,6 +101,20 @@ function maskAt(raw: string, indices: Iterable<number>): string {
   return out;
 }
 
+/** Spans that continue a secret cut short by a forced release (see #outputContinues). */
+const CONTINUATIONS = new WeakSet<SecretSpan>();
+function continuation(span: SecretSpan): SecretSpan {
+  CONTINUATIONS.add(span);
+  return span;
+}
+
+/** End of the run of non-blank characters at `from`: what continues a secret cut short. */
+function continuationEnd(text: string, from: number): number {
+  let end = from;
+  while (end < text.length && text.charCodeAt(end) > 0x20 && text.charCodeAt(end) !== 0x7f) end++;
+  return end;
+}
+
 export class StreamRedactor implements Redactor {
   readonly policyVersion: string;
   readonly #options: StreamRedactorOptions;
@@ -109,6 +123,14 @@ export class StreamRedactor implements Redactor {
   /** Released output since the cursor was last at column 0 (its last CR or LF); undefined past ROW_CONTEXT_LIMIT. */
   #row: string | undefined = '';
   #inputLine = '';
+  /**
+   * A secret that reached the end of what a forced release (idle, size bound) let go of: the
+   * rule that found it. Typed slowly, a password's first keys go out at a pause, masked; the
+   * keys after the pause no longer match the rule on their own (the context is gone), so the
+   * run of non-blank characters that continues it is masked as its continuation.
+   */
+  #outputContinues: string | undefined;
+  #inputContinues: string | undefined;
   readonly #counts: Record<string, number> = {};
 
   constructor(options: StreamRedactorOptions) {
@@ -176,7 +198,7 @@ export class StreamRedactor implements Redactor {
   #releaseInput(): RedactedPiece[] {
     const line = this.#inputLine;
     this.#inputLine = '';
-    return line.length === 0 ? [] : this.#scanInput(line);
+    return line.length === 0 ? [] : this.#scanInput(line, true);
   }
 
   /**
@@ -184,7 +206,7 @@ export class StreamRedactor implements Redactor {
    * sequences (arrow keys, bracketed paste's `ESC [200~`) are keys, not text: each reads as one
    * space and is never masked.
    */
-  #scanInput(keys: string): RedactedPiece[] {
+  #scanInput(keys: string, cutShort = false): RedactedPiece[] {
     /** Raw index of each typed character; -1 for an escape sequence. */
     const kept: number[] = [];
     const inEscape = new Uint8Array(keys.length);
@@ -206,6 +228,16 @@ export class StreamRedactor implements Redactor {
     }
     const typed = kept.map((i) => (i < 0 ? ' ' : keys[i])).join('');
     const spans = scanText(typed, this.#options.rules);
+    const continued = this.#inputContinues;
+    this.#inputContinues = undefined;
+    if (continued !== undefined) {
+      const end = continuationEnd(typed, 0);
+      if (end > 0) spans.unshift(continuation({ start: 0, end, ruleId: continued }));
+    }
+    if (cutShort) {
+      const last = spans[spans.length - 1];
+      if (last !== undefined && last.end === typed.length) this.#inputContinues = last.ruleId;
+    }
     if (spans.length === 0) return [{ kind: 'text', text: keys }];
     const hidden: number[] = [];
     for (const span of spans) for (let i = span.start; i < span.end; i++) if (kept[i]! >= 0) hidden.push(kept[i]!);
@@ -223,10 +255,11 @@ export class StreamRedactor implements Redactor {
     return [{ kind: 'text', text: maskAt(keys, hidden) }, ...this.#markers(typed, spans)];
   }
 
+  /** One marker per span; a secret's continuation (after a forced release) was counted already. */
   #markers(text: string, spans: readonly SecretSpan[]): RedactedPiece[] {
     return spans.map((span) => {
       const category = this.#options.categoryOf(span.ruleId) ?? 'uncategorised';
-      this.#counts[category] = (this.#counts[category] ?? 0) + 1;
+      if (!CONTINUATIONS.has(span)) this.#counts[category] = (this.#counts[category] ?? 0) + 1;
       return { kind: 'marker', label: redactionMarker(span.ruleId, fingerprint(this.#options.key, text.slice(span.start, span.end))) };
     });
   }
@@ -291,6 +324,16 @@ export class StreamRedactor implements Redactor {
     const released = region.slice(0, cut - offset);
     const hidden = new Uint8Array(released.length);
     const markers: RedactedPiece[] = [];
+    const continued = this.#outputContinues;
+    this.#outputContinues = undefined;
+    if (continued !== undefined) {
+      // The first visible character of this release and the non-blank run it starts.
+      const view = found[0]!.view;
+      let first = 0;
+      while (first < view.text.length && !view.rawIndicesAt(first).some((r) => r >= offset)) first++;
+      const end = continuationEnd(view.text, first);
+      if (end > first) found[0] = { view, spans: [continuation({ start: first, end, ruleId: continued }), ...found[0]!.spans] };
+    }
     found.forEach(({ view, spans }, reading) => {
       for (const span of spans) {
         // Cells of the row released before are out of reach (and were dealt with then).
@@ -302,6 +345,10 @@ export class StreamRedactor implements Redactor {
         markers.push(...this.#markers(view.text, [span]));
       }
     });
+    if (force && cut === all.length) {
+      // Held text let go of before it was complete: does a secret reach its very end?
+      for (const { view, spans } of found) for (const span of spans) if (span.end === view.text.length) this.#outputContinues = span.ruleId;
+    }
     if (markers.length === 0) return { pieces: released.length === 0 ? [] : [{ kind: 'text', text: released }], cut: cut - offset };
     const first = readings[0]!;
     const masked = maskRawIndices(released, hidden, (cp, i) => first.maskFor?.(cp, i + offset) ?? '*'.repeat(cellWidth(cp)));

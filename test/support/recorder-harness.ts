@@ -25,6 +25,7 @@ import {
   type VerifyReport,
 } from '../../shared/bundle/index.ts';
 import { FileKeyStore, RecorderClient, type OpenCall, type RecorderClientOptions, type RecorderEvent } from '../../recorder/index.ts';
+import { DEFAULT_POLICY } from '../../shared/redaction/policy.ts';
 
 const run = promisify(execFile);
 
@@ -215,7 +216,7 @@ export function openBash(spec: SessionSpec): OpenCall {
     rows: 24,
     metadata: { user: 'test', target: 'local' },
     knownSecrets: [],
-    redactionPolicy: { version: 'test', recordInput: spec.recordInput ?? true },
+    redactionPolicy: { ...DEFAULT_POLICY, version: 'test', recordInput: spec.recordInput ?? true },
   };
 }
 

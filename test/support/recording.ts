@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newSessionId, nodeSuite, RecorderClient, type RecorderEvent } from '../../recorder/index.ts';
 import { fromBase64, keyIdOf, type CheckpointKind, type TrustRoot } from '../../shared/bundle/index.ts';
+import { DEFAULT_POLICY } from '../../shared/redaction/policy.ts';
 
 /** The prompt of the shells these helpers start (PS1 is fixed so tests can wait for it). */
 export const PROMPT = 'custody-test$ ';
@@ -200,7 +201,7 @@ export class RecorderFixture {
         rows: spec.rows ?? 24,
         metadata: { user: 'tester', target: 'localhost', ...spec.metadata },
         knownSecrets: [],
-        redactionPolicy: { version: 'test', recordInput: true },
+        redactionPolicy: { ...DEFAULT_POLICY, version: 'test', recordInput: true },
       });
       for (const step of spec.steps ?? []) {
         if ('input' in step) {
