@@ -102,7 +102,7 @@ test('an open call whose policy breaks the schema is refused as an invalid call,
     const failed = client.waitFor((e: RecorderEvent) => e.type === 'error');
     const bad = { ...openCall(sessionId, dir, 'true', ACME_POLICY), redactionPolicy: { ...ACME_POLICY, orgRules: [{ ...ACME_POLICY.orgRules[0]!, keywords: ['ACME-'] }] } };
     client.send(bad);
-    const error = (await failed);
+    const error = await failed;
     assert.equal(error.code, 'invalid-call');
     assert.match(error.message, /redactionPolicy\.orgRules\.0\.keywords\.0|lower-case/);
   });
