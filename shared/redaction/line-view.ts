@@ -20,11 +20,16 @@
 import { cellWidth, renderVisible, type VisibleText } from './terminal-view.ts';
 
 // CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (… BEL or ESC \), and two-character escapes.
-const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/g;
+export const ESCAPE = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/g;
 /** Moves the cursor off its line (or back to a saved place): only a whole render can follow. */
 const SCREEN_EDITING = /\x1b\[[0-9;]*[ABEFHJSTdfsu]|\x1b[78DEM]/;
 /** Edits within the line: BS, DEL, lone CR, erase and move along the row, insert and delete characters. */
 const LINE_EDITING = /[\b\x7f]|\x1b\[[0-9;]*[@CDGKPX`a]|\r(?!\n)/;
+
+/** Whether `raw` edits what it wrote (backspace, lone CR, erase, cursor moves): only the terminal model can follow it. */
+export function isEditing(raw: string): boolean {
+  return LINE_EDITING.test(raw) || SCREEN_EDITING.test(raw);
+}
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** A reading of the raw text `context + region`: visible text, and which raw cells made it. */
@@ -35,6 +40,7 @@ export interface Reading extends VisibleText {
    * second reading.
    */
   prefixStable(rawCut: number): boolean;
+  maskFor(cp: number, index: number): string;
 }
 
 /**

@@ -95,6 +95,12 @@ export interface CompiledRules {
   readonly owners: readonly (readonly number[])[];
   /** Indices of the rules driven by the token pass. */
   readonly keywordless: readonly number[];
+  /**
+   * Of those, the rules whose window is the run itself and that have a plain-code finder: called
+   * on each run at once (runs never touch, so there is nothing to merge); the others get windows.
+   */
+  readonly onRuns: readonly number[];
+  readonly windowedOnRuns: readonly number[];
 }
 
 export function compileRules(rules: readonly SecretRule[]): CompiledRules {
@@ -141,7 +147,9 @@ export function compileRules(rules: readonly SecretRule[]): CompiledRules {
     }
     return { rule, program, secretGroup, before: window.before, after: window.after, isBlock, within: window.within };
   });
-  return { rules: compiled, automaton: buildKeywordAutomaton(keywords), owners, keywordless };
+  const onRuns = keywordless.filter((r) => compiled[r]!.rule.find !== undefined && compiled[r]!.before === 0 && compiled[r]!.after === 0);
+  const windowedOnRuns = keywordless.filter((r) => !onRuns.includes(r));
+  return { rules: compiled, automaton: buildKeywordAutomaton(keywords), owners, keywordless, onRuns, windowedOnRuns };
 }
 
 interface Hit {
@@ -220,14 +228,10 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
   };
   for (const hit of hits) for (const ruleIndex of owners[hit.keyword]!) if (nearEnough(ruleIndex, hit)) addWindow(ruleIndex, hit.start, hit.end);
 
-  // Token runs (found by the keyword pass), for the keywordless rules. A rule whose window is the
-  // run itself and that has a plain-code finder is called on the run at once: runs never touch,
-  // so there is nothing to merge.
+  // Token runs (found by the keyword pass), for the keywordless rules.
   let trailingRunStart = n;
   if (keywordless.length > 0) {
-    const direct = keywordless.filter((r) => rules[r]!.rule.find !== undefined && rules[r]!.before === 0 && rules[r]!.after === 0);
-    const windowed = keywordless.filter((r) => !direct.includes(r));
-    const directFinds = direct.map((r) => ({ find: rules[r]!.rule.find!, sink: sinkOf(r) }));
+    const directFinds = compiled.onRuns.map((r) => ({ find: rules[r]!.rule.find!, sink: sinkOf(r) }));
     const runs = scan.runs;
     for (let r = 0; r < runs.length; r += 2) {
       const runStart = runs[r]!;
@@ -236,7 +240,7 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
         if (counter) counter.steps += runEnd - runStart;
         find(text, runStart, runEnd, sink);
       }
-      for (const ruleIndex of windowed) addWindow(ruleIndex, runStart, runEnd);
+      for (const ruleIndex of compiled.windowedOnRuns) addWindow(ruleIndex, runStart, runEnd);
     }
     trailingRunStart = scan.trailingRunStart;
   }

@@ -31,7 +31,7 @@ import { fingerprint, type RedactionKey } from './fingerprint.ts';
 import { redactionMarker } from './markers.ts';
 import type { RedactedPiece, Redactor } from './redactor.ts';
 import { holdPoint, scanAndHold, scanText, type CompiledRules } from './scanner.ts';
-import { readRegion } from './line-view.ts';
+import { ESCAPE, isEditing, readRegion } from './line-view.ts';
 import { cellWidth, incompleteTail, maskRawIndices, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
 
@@ -52,10 +52,8 @@ export interface StreamRedactorOptions {
   readonly cols: number;
 }
 
-// CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (… BEL or ESC \), and two-character escapes.
-const ESCAPE_AT = /\x1b(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])/y;
-/** Line editing that only the terminal model can follow: BS, DEL, cursor moves, erases, lone CR, readline's " \r" wrap. */
-const EDITING = /[\b\x7f]|\x1b\[[0-9;]*[@A-HJKPSTX`dfa]|\r(?!\n)/;
+/** An escape sequence (line-view.ts) starting exactly at lastIndex: input keys such as arrows and bracketed paste. */
+const ESCAPE_AT = new RegExp(ESCAPE.source, 'y');
 /** OSC strings (window titles often carry the command line) are invisible but recorded: scanned on their own. */
 const OSC = /\x1b\]([^\x07\x1b]*)(\x07|\x1b\\)/g;
 
@@ -84,21 +82,11 @@ function keywordPrefixReach(rules: CompiledRules): PrefixReach {
   return reach;
 }
 
-/** Replaces raw characters at `indices` with one "*" per cell. */
+/** Replaces raw characters at `indices` with one "*" per cell, at least one (keys and titles keep no cells). */
 function maskAt(raw: string, indices: Iterable<number>): string {
-  const set = new Set(indices);
-  if (set.size === 0) return raw;
-  let out = '';
-  for (let i = 0; i < raw.length; i++) {
-    if (!set.has(i)) {
-      out += raw[i];
-      continue;
-    }
-    const cp = raw.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    out += '*'.repeat(Math.max(1, cellWidth(cp)));
-  }
-  return out;
+  const hidden = new Uint8Array(raw.length);
+  for (const i of indices) hidden[i] = 1;
+  return maskRawIndices(raw, hidden, (cp) => '*'.repeat(Math.max(1, cellWidth(cp))));
 }
 
 /** Spans that continue a secret cut short by a forced release (see #outputContinues). */
@@ -351,7 +339,7 @@ export class StreamRedactor implements Redactor {
     }
     if (markers.length === 0) return { pieces: released.length === 0 ? [] : [{ kind: 'text', text: released }], cut: cut - offset };
     const first = readings[0]!;
-    const masked = maskRawIndices(released, hidden, (cp, i) => first.maskFor?.(cp, i + offset) ?? '*'.repeat(cellWidth(cp)));
+    const masked = maskRawIndices(released, hidden, (cp, i) => first.maskFor(cp, i + offset));
     return { pieces: [{ kind: 'text', text: masked }, ...markers], cut: cut - offset };
   }
 
@@ -394,7 +382,7 @@ export class StreamRedactor implements Redactor {
     const lineStart = view.text.lastIndexOf('\n') + 1;
     let rawStart = raw.length;
     for (let i = lineStart; i < n; i++) for (const r of view.rawIndicesAt(i)) rawStart = Math.min(rawStart, r);
-    return EDITING.test(raw.slice(rawStart)) ? lineStart : n;
+    return isEditing(raw.slice(rawStart)) ? lineStart : n;
   }
 
   /** Secrets inside OSC strings (window titles carry command lines) are masked in place. */
