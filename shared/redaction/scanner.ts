@@ -189,7 +189,7 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
     if (sink === undefined) {
       const { id, accept } = rules[ruleIndex]!.rule;
       sink = (start, end) => {
-        if (accept === undefined || accept(text.slice(start, end))) spans.push({ start, end, ruleId: id, rule: ruleIndex });
+        if (accept === undefined || accept(text.slice(start, end), text, start)) spans.push({ start, end, ruleId: id, rule: ruleIndex });
       };
       sinks[ruleIndex] = sink;
     }

@@ -74,8 +74,12 @@ export interface SecretRule {
    * text. The pattern stays the rule's definition (docs, org-rule tooling).
    */
   readonly find?: (text: string, from: number, to: number, found: (start: number, end: number) => void) => void;
-  /** Further check on the candidate secret (entropy, checksum, allowlist). False: not a secret. */
-  readonly accept?: (secret: string) => boolean;
+  /**
+   * Further check on the candidate secret (entropy, checksum, allowlist). False: not a secret.
+   * `text` and `start` place it in the scanned text, for checks that read what comes before it
+   * (a Go module hash is base64 after `h1:`).
+   */
+  readonly accept?: (secret: string, text: string, start: number) => boolean;
 }
 
 /** A secret found in scanned text: [start, end) in UTF-16 units. */
