@@ -33,7 +33,7 @@ import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
 import { createRing, RingWriter, type RingRecordKind } from './record-path/ring.ts';
 import { createSpool, type SpoolMeta } from './spool.ts';
-import { inputMode, ptyMasterFd } from './termios/index.ts';
+import { holdPtyMaster, inputMode, releasePtyMaster } from './termios/index.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
 export const DISPLAY_HIGH_WATER = 4 * 1024 * 1024;
@@ -86,6 +86,7 @@ export class RecordedSession {
   /** Records the ring had no room for; written first once it has (the pty is paused meanwhile). */
   #overflow: { kind: RingRecordKind; data: Uint8Array; at: number }[] = [];
   #pty: pty.IPty | undefined;
+  /** Our own duplicate of the pty's master (termios/ `holdPtyMaster`), released at exit. */
   #masterFd: number | undefined;
   #hiddenRun = false;
   #posted = 0;
@@ -218,7 +219,7 @@ export class RecordedSession {
       this.#end();
       return;
     }
-    this.#masterFd = ptyMasterFd(this.#pty);
+    this.#masterFd = holdPtyMaster(this.#pty);
     this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
     this.#pty.onExit(({ exitCode, signal }) => {
       this.#exit = { exitCode, signal: signal ?? null };
@@ -349,6 +350,9 @@ export class RecordedSession {
   #end(): void {
     if (!this.#exited) {
       this.#exited = true;
+      // No key is judged after this: let the pty go (its fd and /dev/pts numbers with it).
+      if (this.#masterFd !== undefined) releasePtyMaster(this.#masterFd);
+      this.#masterFd = undefined;
       const exit = this.#exit ?? { exitCode: 1, signal: null };
       // asciicast v3: the exit event carries the status; a signal is reported shell-style (128 + n).
       this.#exitStatus = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;

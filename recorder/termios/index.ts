@@ -13,6 +13,7 @@
  * zle), ssh and full-screen programs put the pty in raw mode, echo off
  * included, and echo keys themselves. `inputMode` tells the two apart.
  */
+import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 export type EchoState = 'on' | 'off' | 'unknown';
@@ -36,6 +37,8 @@ const MODE_CANONICAL = 2;
 interface TermiosBinding {
   /** MODE_* bits, or -errno when tcgetattr fails. Never throws. */
   modeFlags(fd: number): number;
+  /** A close-on-exec duplicate of `fd`, or -errno. Never throws. */
+  holdMaster(fd: number): number;
 }
 
 function loadBinding(): { binding: TermiosBinding } | { binding: undefined; reason: string } {
@@ -88,4 +91,33 @@ export function inputMode(fd: number): InputMode {
 export function ptyMasterFd(pty: object): number | undefined {
   const fd = (pty as { _fd?: unknown })._fd;
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * The recorder's own duplicate of a node-pty terminal's master fd, to ask `inputMode` through;
+ * undefined where there is none (Windows, the addon not built, node-pty without `_fd`).
+ *
+ * node-pty closes its master when the program exits, possibly before the exit is reported, and
+ * a session opened meanwhile may then get the same fd number (and the same /dev/pts number):
+ * the old session's keys would be judged by the new session's flags. The duplicate keeps this
+ * pty's fd number to itself until `releasePtyMaster`, whatever node-pty does with its own.
+ */
+export function holdPtyMaster(pty: object): number | undefined {
+  const fd = ptyMasterFd(pty);
+  if (fd === undefined || loaded.binding === undefined) return undefined;
+  try {
+    const copy = loaded.binding.holdMaster(fd);
+    return copy >= 0 ? copy : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Closes a duplicate from `holdPtyMaster`. Once only: the number is free again after. */
+export function releasePtyMaster(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing held.
+  }
 }

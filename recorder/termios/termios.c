@@ -9,6 +9,7 @@
  * Node-API only (no V8 or nan), so one build serves every Node version.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <termios.h>
 #include <node_api.h>
 
@@ -43,9 +44,37 @@ static napi_value ModeFlags(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * holdMaster(fd) -> number: a duplicate of fd (close-on-exec), or -errno.
+ * The recorder asks termios through its own duplicate of node-pty's master:
+ * node-pty closes its fd when the program exits, possibly before the exit is
+ * reported, and by then the number (and the pty's /dev/pts number) may name
+ * another session's pty. A duplicate keeps this pty's number to itself until
+ * the recorder closes it.
+ */
+static napi_value HoldMaster(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int32_t fd = -1;
+  int32_t copy;
+
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    copy = -EBADF;
+  } else {
+    copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) copy = errno > 0 ? -errno : -EIO;
+  }
+  if (napi_create_int32(env, copy, &result) != napi_ok) return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn;
   if (napi_create_function(env, "modeFlags", NAPI_AUTO_LENGTH, ModeFlags, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "modeFlags", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "holdMaster", NAPI_AUTO_LENGTH, HoldMaster, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "holdMaster", fn) != napi_ok) return NULL;
   return exports;
 }

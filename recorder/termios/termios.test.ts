@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as pty from 'node-pty';
-import { echoState, inputMode, ptyMasterFd, termiosUnavailable, type InputMode } from './index.ts';
+import { echoState, holdPtyMaster, inputMode, ptyMasterFd, releasePtyMaster, termiosUnavailable, type InputMode } from './index.ts';
 
 const unix = process.platform !== 'win32';
 
@@ -103,6 +103,31 @@ function commandExists(name: string): boolean {
 
 test('the addon is built and loaded on Linux and macOS', { skip: !unix && 'no termios on Windows' }, () => {
   assert.equal(termiosUnavailable, undefined);
+});
+
+test("the recorder's own duplicate of the master keeps answering for its pty after node-pty closes the original", { skip: !unix }, async () => {
+  // Session A's program exits and node-pty closes A's master; session B's pty then gets the
+  // lowest free fd number and the lowest free /dev/pts number, which were A's. Asked through
+  // node-pty's old number, B's modes would be read for A's keys. The held duplicate is A's.
+  const first = new PtyUnderTest('bash', ['-c', 'printf "a-ready\\n"; sleep 5'], undefined);
+  await first.waitFor('a-ready');
+  const held = holdPtyMaster(first.term);
+  assert.ok(held !== undefined, 'a duplicate of the master');
+  try {
+    assert.notEqual(held, first.fd);
+    assert.equal(inputMode(held), 'echoed');
+    await first.exit(); // waits until node-pty has closed its master
+    await withPty('bash', ['-c', 'stty -echo; printf "b-hidden\\n"; sleep 5'], async (second) => {
+      await second.waitFor('b-hidden');
+      assert.equal(second.fd, first.fd, "B got A's old fd number: the case this guards against");
+      assert.equal(inputMode(second.fd), 'hidden', "B's own modes");
+      assert.notEqual(second.fd, held);
+      assert.equal(inputMode(held), 'echoed', "A's duplicate still reads A's pty, not B's");
+    });
+  } finally {
+    releasePtyMaster(held);
+  }
+  assert.equal(inputMode(held), 'unknown', 'released: the number says nothing');
 });
 
 test('a fresh pty echoes; stty -echo turns it off and stty echo back on, seen through the master fd', { skip: !unix }, async () => {
