@@ -7,8 +7,8 @@
 import { RE2JS } from 're2js';
 import type { RedactionKey } from './fingerprint.ts';
 import { knownSecretRule } from './known-secrets.ts';
-import { policyVersionString, type RedactionPolicy } from './policy.ts';
-import { BUILTIN_RULES, BUILTIN_RULES_VERSION } from './rules/index.ts';
+import { builtinRulesProblem, policyVersionString, type RedactionPolicy } from './policy.ts';
+import { BUILTIN_RULES } from './rules/index.ts';
 import { compileRules, type CompiledRules } from './scanner.ts';
 import { StreamRedactor } from './stream.ts';
 import type { RuleCategory, SecretRule } from './types.ts';
@@ -16,15 +16,14 @@ import type { RuleCategory, SecretRule } from './types.ts';
 export interface PolicyRules {
   readonly compiled: CompiledRules;
   readonly categoryOf: (ruleId: string) => RuleCategory | undefined;
-  /** For the manifest, e.g. `org-3+builtin-1`. */
+  /** For the manifest, e.g. `org-3+builtin-2`. */
   readonly version: string;
 }
 
 /** Compiles the rules a policy asks for. Throws an Error naming the rule or allowlist entry that is wrong. */
 export function rulesForPolicy(policy: RedactionPolicy, knownSecrets: readonly string[] = []): PolicyRules {
-  if (policy.builtinRules !== BUILTIN_RULES_VERSION) {
-    throw new Error(`redaction policy ${policy.version} asks for built-in rules ${policy.builtinRules}, but this build has ${BUILTIN_RULES_VERSION}`);
-  }
+  const tooOld = builtinRulesProblem(policy);
+  if (tooOld !== undefined) throw new Error(tooOld);
   const builtinIds = new Set(BUILTIN_RULES.map((rule) => rule.id));
   for (const rule of policy.orgRules) {
     if (builtinIds.has(rule.id)) throw new Error(`redaction policy ${policy.version}: org rule ${rule.id} has the id of a built-in rule`);
@@ -39,7 +38,7 @@ export function rulesForPolicy(policy: RedactionPolicy, knownSecrets: readonly s
   });
   const allowed = (secret: string): boolean => literals.has(secret) || patterns.some((p) => p.matches(secret));
   const withAllowlist = (rule: SecretRule): SecretRule =>
-    literals.size === 0 && patterns.length === 0 ? rule : { ...rule, accept: (secret) => !allowed(secret) && (rule.accept?.(secret) ?? true) };
+    literals.size === 0 && patterns.length === 0 ? rule : { ...rule, accept: (secret, text, start) => !allowed(secret) && (rule.accept?.(secret, text, start) ?? true) };
 
   const disabled = new Set(policy.disabledRules);
   const rules: SecretRule[] = [

@@ -54,6 +54,11 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const DIGEST = /^(?:sha1|sha256|sha384|sha512|md5)[:-][A-Za-z0-9+/=]{16,}$/i;
 /** A Kubernetes pod or ReplicaSet name: lower-case DNS label parts, e.g. `web-7d9f8b6c5d-x2x7q`. */
 const KUBERNETES_NAME = /^[a-z0-9]+(?:[-.][a-z0-9]+)*-[a-z0-9]{5,10}(?:-[a-z0-9]{5})?$/;
+/**
+ * An AWS resource id: a resource-type prefix, then 8 or 17 lower-case hex digits
+ * (`vpc-0a1b2c3d4e5f67890`, `ami-…`, `subnet-…`). AWS secret keys are 40 base64 characters.
+ */
+const AWS_RESOURCE_ID = /^(?:ami|i|vpc|subnet|sg|vol|snap|eni|igw|nat|rtb|acl|eipalloc|eipassoc|lt|tgw|tgw-attach|pcx|vpce|fs|fsmt|dopt|cgw|vgw|vpn|r|aki|ari|pl|prefix|rtbassoc|sir|fleet|host|elb|db|cluster)-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 /** A filesystem path or the part of a URL after `scheme:` (the token pass splits at `:`). */
 const PATH_START = /^(?:\/|~\/|\.{1,2}\/)/;
 
@@ -63,7 +68,9 @@ export type AllowlistReason =
   | 'uuid'
   | 'digest'
   | 'kubernetes-name'
-  | 'path';
+  | 'path'
+  | 'aws-resource-id'
+  | 'base64-prose';
 
 /**
  * Why `token` is a known non-secret that merely looks random, or undefined. Conservative: each
@@ -78,12 +85,48 @@ export function allowlistReason(token: string): AllowlistReason | undefined {
   if (UUID.test(token)) return 'uuid';
   if (DIGEST.test(token)) return 'digest';
   if (KUBERNETES_NAME.test(token)) return 'kubernetes-name';
+  if (AWS_RESOURCE_ID.test(token)) return 'aws-resource-id';
+  if (isBase64Prose(token)) return 'base64-prose';
   if (PATH_START.test(token) && !token.includes('+') && !/=$/.test(token)) {
     // Base64 may start with `/` too; a path has a segment that reads like a name.
     const segments = token.split('/').filter((s) => s.length > 0);
     if (segments.length === 0 || segments.some((s) => !looksRandom(s))) return 'path';
   }
   return undefined;
+}
+
+/** Sentences need room: shorter base64 is a word or two, as likely a password as not. */
+const PROSE_MIN_CHARS = 24;
+const PROSE_MIN_SPACES = 3;
+
+/**
+ * Base64 of a sentence or a log line (`echo 'deploy finished with 0 errors' | base64`): it
+ * decodes to printable ASCII with at least three spaces, mostly letters and digits. Keys and
+ * tokens decode to bytes (24 random bytes are all printable once in 10^10);
+ * a password or a `user:password` pair has no spaces. What this lets through is a
+ * passphrase of four or more words printed as base64 with no keyword near it; assignments,
+ * Kubernetes Secrets and Basic headers carrying one are their own rules' business.
+ */
+export function isBase64Prose(token: string): boolean {
+  if (!isBase64Alphabet(token) || token.length % 4 !== 0) return false;
+  let decoded: string;
+  try {
+    decoded = atob(token);
+  } catch {
+    return false;
+  }
+  if (decoded.length < PROSE_MIN_CHARS) return false;
+  let spaces = 0;
+  let alphanumerics = 0;
+  for (let i = 0; i < decoded.length; i++) {
+    const c = decoded.charCodeAt(i);
+    const printable = (c >= 0x20 && c < 0x7f) || c === 0x0a || c === 0x09 || c === 0x0d;
+    if (!printable) return false;
+    if (c === 0x20) spaces++;
+    else if (((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c >= 0x30 && c <= 0x39)) alphanumerics++;
+  }
+  // Words and numbers between the spaces: most of a log line is letters and digits.
+  return spaces >= PROSE_MIN_SPACES && alphanumerics >= decoded.length / 2;
 }
 
 /**

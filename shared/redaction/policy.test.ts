@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PredicateSchema } from '../bundle/manifest.ts';
 import type { Marker } from './markers.ts';
+import { rulesForPolicy } from './engine.ts';
+import { BUILTIN_RULES_VERSION } from './rules/index.ts';
 import {
   addCounts,
+  builtinRulesProblem,
   countByCategory,
   DEFAULT_POLICY,
   parsePolicy,
@@ -132,9 +135,21 @@ describe('redaction policy schema', () => {
 });
 
 describe('policy version', () => {
+  test('a policy for an older built-in set runs on this build; one for a newer set is refused by name', () => {
+    assert.equal(builtinRulesProblem(orgPolicy), undefined);
+    assert.equal(builtinRulesProblem({ version: 'org-4', builtinRules: BUILTIN_RULES_VERSION }), undefined);
+    assert.equal(
+      builtinRulesProblem({ version: 'org-4', builtinRules: 'builtin-999' }),
+      `redaction policy org-4 asks for built-in rules builtin-999 or newer, but this build has ${BUILTIN_RULES_VERSION}`,
+    );
+    assert.throws(() => rulesForPolicy({ ...orgPolicy, builtinRules: 'builtin-999' }), /builtin-999 or newer/);
+  });
+
   test('reads org version + built-in rule set, and fits the manifest', () => {
-    assert.equal(policyVersionString(orgPolicy), 'org-3+builtin-1');
-    assert.equal(policyVersionString(DEFAULT_POLICY), 'default+builtin-1');
+    // The org accepts builtin-1 or newer; the manifest names the set this build applied.
+    assert.equal(policyVersionString(orgPolicy), `org-3+${BUILTIN_RULES_VERSION}`);
+    assert.equal(policyVersionString(DEFAULT_POLICY), `default+${BUILTIN_RULES_VERSION}`);
+    assert.equal(DEFAULT_POLICY.builtinRules, BUILTIN_RULES_VERSION);
     const redaction = { policyVersion: policyVersionString(orgPolicy), counts: countByCategory([], () => undefined) };
     assert.ok(PredicateSchema.shape.redaction.safeParse(redaction).success);
   });

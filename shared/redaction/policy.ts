@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { KEY_ID_PATTERN } from './fingerprint.ts';
 import { MAX_RULE_ID_LENGTH, RULE_ID_PATTERN, type Marker } from './markers.ts';
+import { BUILTIN_RULES_VERSION } from './rules/index.ts';
 import type { RuleCategory } from './types.ts';
 
 export const POLICY_LIMITS = {
@@ -68,7 +69,10 @@ export type OrgRule = z.infer<typeof OrgRuleSchema>;
 export const RedactionPolicySchema = z.strictObject({
   /** The org's label for this policy, e.g. `org-3`. */
   version: z.string().regex(VERSION_LABEL, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
-  /** The built-in rule set, e.g. `builtin-1`. */
+  /**
+   * The oldest built-in rule set the org accepts, e.g. `builtin-1`. A build with a newer set
+   * applies its own (rules only improve) and records which; an older build refuses the policy.
+   */
   builtinRules: z.string().regex(/^builtin-[0-9]{1,6}$/, 'must be builtin-<number>, e.g. builtin-1'),
   /** False: keystrokes are never stored, not even as markers of hidden input. */
   recordInput: z.boolean(),
@@ -109,7 +113,7 @@ export type RedactionPolicy = z.infer<typeof RedactionPolicySchema>;
 /** The built-in rules and nothing else: what a session gets when no org policy comes with it. */
 export const DEFAULT_POLICY: RedactionPolicy = Object.freeze({
   version: 'default',
-  builtinRules: 'builtin-1',
+  builtinRules: BUILTIN_RULES_VERSION,
   recordInput: true,
   disabledRules: [],
   orgRules: [],
@@ -144,9 +148,20 @@ export function parsePolicy(input: unknown, source = '(inline)'): RedactionPolic
   );
 }
 
-/** What the manifest records as `redaction.policyVersion`: `org-3+builtin-1`. */
-export function policyVersionString(policy: Pick<RedactionPolicy, 'version' | 'builtinRules'>): string {
-  return `${policy.version}+${policy.builtinRules}`;
+const builtinNumber = (name: string): number => Number(name.slice('builtin-'.length));
+
+/**
+ * Why this build cannot apply `policy`, or undefined: the policy asks for built-in rules newer
+ * than the build has (the device runs an older app than the org's policy was written for).
+ */
+export function builtinRulesProblem(policy: Pick<RedactionPolicy, 'version' | 'builtinRules'>): string | undefined {
+  if (builtinNumber(policy.builtinRules) <= builtinNumber(BUILTIN_RULES_VERSION)) return undefined;
+  return `redaction policy ${policy.version} asks for built-in rules ${policy.builtinRules} or newer, but this build has ${BUILTIN_RULES_VERSION}`;
+}
+
+/** What the manifest records as `redaction.policyVersion`: `org-3+builtin-2`, the rules applied. */
+export function policyVersionString(policy: Pick<RedactionPolicy, 'version'>): string {
+  return `${policy.version}+${BUILTIN_RULES_VERSION}`;
 }
 
 // ---------------------------------------------------------------------------------------------

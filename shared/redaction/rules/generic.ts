@@ -31,11 +31,22 @@ function findPieces(text: string, from: number, to: number, found: (start: numbe
   }
 }
 
+/**
+ * A Go module hash (go.sum, `go mod download -json`): `h1:` then base64 of a SHA-256, 43
+ * characters and one `=`. The token pass splits at `:`, so the piece alone cannot tell; the
+ * text before it can.
+ */
+const GO_MODULE_HASH = /^[A-Za-z0-9+/]{43}=$/;
+
+function isGoModuleHash(token: string, text: string, start: number): boolean {
+  return GO_MODULE_HASH.test(token) && text.startsWith('h1:', start - 3);
+}
+
 export const GENERIC_RULES: readonly SecretRule[] = [
   {
     id: 'generic-high-entropy',
-    version: 1,
-    description: 'A token of 20+ base64/base62 characters that reads as random (mixed classes, entropy near the maximum), unless allowlisted (git SHAs, UUIDs, checksums, digests, pod names, paths)',
+    version: 2,
+    description: 'A token of 20+ base64/base62 characters that reads as random (mixed classes, entropy near the maximum), unless allowlisted (git SHAs, UUIDs, checksums, digests, Go module hashes, AWS resource ids, base64 of prose, pod names, paths)',
     category: 'high-entropy',
     keywords: [],
     // Pieces of a token run split at `.`, `:` and `=` (assignments, JWT-like and dotted names
@@ -43,8 +54,9 @@ export const GENERIC_RULES: readonly SecretRule[] = [
     pattern: String.raw`[A-Za-z0-9+/_\-~]{20,}={0,2}`,
     window: { before: 0, after: 0 },
     find: findPieces,
-    accept: (token) => {
+    accept: (token, text, start) => {
       if (allowlistReason(token) !== undefined || isHex(token)) return false;
+      if (isGoModuleHash(token, text, start)) return false;
       const core = token.replace(/=+$/, '');
       // Dashed or underscored words (`my-long-service-name-2`) are names, not keys.
       const pieces = core.split(/[-_~]/);

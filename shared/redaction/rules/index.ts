@@ -11,8 +11,12 @@ import { KUBERNETES_RULES } from './kubernetes.ts';
 import { PRIVATE_KEY_RULES } from './private-keys.ts';
 import { PROVIDER_RULES } from './providers.ts';
 
-/** Bumped whenever a rule is added, removed, or changes version. */
-export const BUILTIN_RULES_VERSION = 'builtin-1';
+/**
+ * Bumped whenever a rule is added, removed, or changes version. Org policies name the oldest set
+ * they accept (policy.ts `builtinRules`). builtin-2: the generic rule's allowlist takes Go
+ * module hashes, AWS resource ids and base64 of prose.
+ */
+export const BUILTIN_RULES_VERSION = 'builtin-2';
 
 export const BUILTIN_RULES: readonly SecretRule[] = [
   ...PRIVATE_KEY_RULES,

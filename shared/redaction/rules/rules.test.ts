@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { compileRules, scanText } from '../scanner.ts';
 import { BUILTIN_RULES, BUILTIN_RULES_VERSION } from './index.ts';
-import { FAKE, fakeRandom, HEX } from './samples.test-support.ts';
+import { BASE64, FAKE, fakeRandom, HEX } from './samples.test-support.ts';
 
 /** A positive sample: `text` holds `secret` once, and exactly `secret` must be masked. */
 interface Positive {
@@ -22,6 +22,7 @@ const gitSha = rnd(40, HEX);
 const uuid = '123e4567-e89b-12d3-a456-426614174000';
 const sha256Digest = 'sha256:' + rnd(64, HEX);
 const npmIntegrity = 'sha512-' + rnd(86) + '==';
+const goModuleHash = rnd(43, BASE64) + '=';
 const lsOutput = '-rw-r--r--  1 admin staff  2048 Mar  3 10:12 password.txt\ndrwxr-xr-x  4 admin staff   128 Mar  3 10:12 secrets';
 const english = 'Enter your password to continue. The token expires in one hour; ask for a new token.';
 
@@ -252,8 +253,19 @@ const SAMPLES: Readonly<Record<string, Samples>> = {
     negatives: ['X-API-Key: $API_KEY', 'X-API-Key: <key>', 'x-api-key: ********'],
   },
   'generic-high-entropy': {
-    positives: [p('key = ', FAKE.randomKey, '\n'), p('echo ', FAKE.randomKey2, ' > key.txt'), p('Using signing secret ', rnd(48), '.')],
+    positives: [
+      p('key = ', FAKE.randomKey, '\n'),
+      p('echo ', FAKE.randomKey2, ' > key.txt'),
+      p('Using signing secret ', rnd(48), '.'),
+      // The shape of a Go module hash, without its `h1:`; and base64 of a password pair.
+      p('hash ', goModuleHash, ''),
+      p('echo ', btoa('deploy:' + FAKE.password), ''),
+    ],
     negatives: [
+      `github.com/acme/widgets v1.4.2 h1:${goModuleHash}\ngithub.com/acme/widgets v1.4.2/go.mod h1:${rnd(43, BASE64)}=`,
+      `i-0${rnd(16, HEX)}\tvpc-0${rnd(16, HEX)}\tami-0${rnd(16, HEX)}\tsubnet-${rnd(8, HEX)}`,
+      btoa('deploy api-gateway finished with 0 errors at 2024-05-03 12:40\n'),
+      btoa('worker volume is ready at 2024-05-05 21:48\n'),
       `commit ${gitSha}`,
       `id ${uuid}`,
       sha256Digest,
