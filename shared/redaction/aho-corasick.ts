@@ -33,6 +33,12 @@ export interface KeywordAutomaton {
    * prefix of some keyword (a state with children is itself such a prefix).
    */
   readonly pendingDepth: Int32Array;
+  /**
+   * `transitions` as the scan loop reads them: each target as its row (state * symbolCount),
+   * bit-inverted (so negative) when the target has outputs. One lookup and one sign test per
+   * unit, no multiply.
+   */
+  readonly rows: Int32Array;
 }
 
 const UPPER_A = 65;
@@ -131,7 +137,8 @@ export function buildKeywordAutomaton(keywords: readonly string[]): KeywordAutom
   if (symbolCount > 256) throw new Error(`the keywords use ${symbolCount - 1} distinct characters; at most 255 are supported`);
   for (let code = 0; code < 128; code++) asciiSymbol[code] = symbolOf(code);
   const hasOutput = Uint8Array.from(outputs, (list) => (list.length > 0 ? 1 : 0));
-  return { keywords: folded, symbolOf, asciiSymbol, symbolCount, transitions, outputs, hasOutput, pendingDepth };
+  const rows = transitions.map((target) => (hasOutput[target] === 1 ? ~(target * symbolCount) : target * symbolCount));
+  return { keywords: folded, symbolOf, asciiSymbol, symbolCount, transitions, outputs, hasOutput, pendingDepth, rows };
 }
 
 export interface KeywordScan {
@@ -165,30 +172,30 @@ export function scanKeywords(
   counter?: { steps: number },
   runs?: RunSpec,
 ): KeywordScan {
-  const { transitions, symbolCount, symbolOf, asciiSymbol, outputs, hasOutput } = automaton;
+  const { rows, symbolCount, symbolOf, asciiSymbol, outputs } = automaton;
   const hits: KeywordHit[] = [];
   const found: number[] = [];
-  const member = runs?.member ?? new Uint8Array(128);
+  const member = runs?.member;
   const min = runs?.min ?? 0;
   const max = runs?.max ?? 0;
+  // Per ASCII code: its symbol, and 256 more when it is a run member: one lookup for both.
+  const ascii = new Uint16Array(128);
+  for (let code = 0; code < 128; code++) ascii[code] = asciiSymbol[code]! | (member?.[code] === 1 ? 256 : 0);
   const n = text.length;
-  let state = 0;
+  let row = 0;
   let runStart = -1;
   // The hot loop of the redactor: typed-array lookups only; outputs and run ends are rare.
   for (let i = 0; i < n; i++) {
     const code = text.charCodeAt(i);
-    let symbol: number;
-    let inRun: number;
-    if (code < 128) {
-      symbol = asciiSymbol[code]!;
-      inRun = member[code]!;
+    const entry = code < 128 ? ascii[code]! : symbolOf(code);
+    const next = rows[row + (entry & 255)]!;
+    if (next >= 0) {
+      row = next;
     } else {
-      symbol = symbolOf(code);
-      inRun = 0;
+      row = ~next;
+      for (const keyword of outputs[row / symbolCount]!) hits.push({ keyword, end: i + 1 });
     }
-    state = transitions[state * symbolCount + symbol]!;
-    if (hasOutput[state] === 1) for (const keyword of outputs[state]!) hits.push({ keyword, end: i + 1 });
-    if (inRun === 1) {
+    if (entry >= 256) {
       if (runStart < 0) runStart = i;
     } else if (runStart >= 0) {
       const length = i - runStart;
@@ -203,5 +210,5 @@ export function scanKeywords(
     if (length >= min && length <= max) found.push(runStart, n);
   }
   if (counter) counter.steps += n;
-  return { hits, pendingDepth: automaton.pendingDepth[state]!, runs: found, trailingRunStart };
+  return { hits, pendingDepth: automaton.pendingDepth[row / symbolCount]!, runs: found, trailingRunStart };
 }

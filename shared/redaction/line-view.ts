@@ -31,6 +31,15 @@ export function isEditing(raw: string): boolean {
   return LINE_EDITING.test(raw) || SCREEN_EDITING.test(raw);
 }
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** LINE_EDITING or SCREEN_EDITING, to find both kinds in one pass (isScreenEdit tells them apart). */
+const ANY_EDITING = /[\b\x7f]|\r(?!\n)|\x1b(?:\[[0-9;]*[@CDGKPX`aABEFHJSTdfsu]|[78DEM])/g;
+/** Whether a match of ANY_EDITING is a SCREEN_EDITING one. */
+function isScreenEdit(edit: string): boolean {
+  if (edit.length < 2) return false;
+  const final = edit.charCodeAt(edit.length - 1);
+  // ESC 7, ESC 8, ESC D, ESC E, ESC M; or a CSI whose final moves off the line.
+  return edit.length === 2 ? true : 'ABEFHJSTdfsu'.includes(String.fromCharCode(final));
+}
 
 /** A reading of the raw text `context + region`: visible text, and which raw cells made it. */
 export interface Reading extends VisibleText {
@@ -41,6 +50,12 @@ export interface Reading extends VisibleText {
    */
   prefixStable(rawCut: number): boolean;
   maskFor(cp: number, index: number): string;
+  /**
+   * The smallest raw index of the cells at visible indices `from` and after (the least of
+   * rawIndicesAt over them), or -1 when they have none: where the raw text of a held tail
+   * starts, without an array per character.
+   */
+  minRawFrom(from: number): number;
 }
 
 /**
@@ -52,15 +67,62 @@ function mayJoin(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || '+/=_-.~:@%!$*&#?'.includes(String.fromCharCode(code));
 }
 
+/** An escape sequence starting exactly at lastIndex. */
+const ESCAPE_AT = new RegExp(ESCAPE.source, 'y');
+
+/**
+ * Where the ESCAPE match that starts at `at` (an ESC) ends, or -1 when none does. CSI, nearly
+ * every sequence in real output, is matched by hand (no match object per colour code).
+ */
+function escapeEnd(all: string, at: number): number {
+  if (all.charCodeAt(at + 1) === 0x5b) {
+    let i = at + 2;
+    let c = all.charCodeAt(i);
+    while (c >= 0x30 && c <= 0x3f) c = all.charCodeAt(++i);
+    while (c >= 0x20 && c <= 0x2f) c = all.charCodeAt(++i);
+    // Not a CSI: ESCAPE's last branch (intermediates, then a final from 0x30) takes `ESC [` alone.
+    return c >= 0x40 && c <= 0x7e ? i + 1 : at + 2;
+  }
+  ESCAPE_AT.lastIndex = at;
+  return ESCAPE_AT.test(all) ? ESCAPE_AT.lastIndex : -1;
+}
+
 /**
  * Whether the row that ends at a CRLF may be full (a multiple of `cols` cells), so that the
- * terminal model reads the CRLF as a soft wrap. `row` is the row's raw text (undefined: its
- * column is not known).
+ * terminal model reads the CRLF as a soft wrap. The row is `all[from, to)`, its raw text.
  */
-function mayFillRow(row: string | undefined, cols: number): boolean {
-  if (row === undefined) return true;
+function mayFillRow(all: string, from: number, to: number, cols: number): boolean {
   // Cheap bound first: every unit is at most two cells, and without a tab nothing is wider.
-  if (row.length * 2 < cols && !row.includes('\t')) return false;
+  if ((to - from) * 2 < cols && !includesTab(all, from, to)) return false;
+  // The common row, printable ASCII and colour codes: count its cells without copying it.
+  let cells = 0;
+  for (let i = from; i < to; ) {
+    const c = all.charCodeAt(i);
+    if (c >= 0x20 && c <= 0x7e) {
+      cells++;
+      i++;
+      continue;
+    }
+    if (c === 0x1b) {
+      // A sequence that runs past the row is not one in the row's own text (see mayFillText).
+      const end = escapeEnd(all, i);
+      if (end >= 0 && end <= to) {
+        i = end;
+        continue;
+      }
+    }
+    return mayFillText(all.slice(from, to), cols);
+  }
+  return cells > 0 && cells % cols === 0;
+}
+
+function includesTab(all: string, from: number, to: number): boolean {
+  const tab = all.indexOf('\t', from);
+  return tab >= 0 && tab < to;
+}
+
+/** mayFillRow for any row text: escape sequences stripped, then its cells counted. */
+function mayFillText(row: string, cols: number): boolean {
   const shown = row.includes('\x1b') ? row.replace(ESCAPE, '') : row;
   if (PRINTABLE_ASCII.test(shown)) return shown.length > 0 && shown.length % cols === 0;
   if (shown.includes('\t')) return true;
@@ -73,6 +135,8 @@ interface Segment {
   readonly text: string;
   /** Raw index (in `context + region`) of each text unit; -1 for a unit no raw character made. */
   rawIndicesAt(i: number): readonly number[];
+  /** The least raw index at text units `i` and after, or -1 (Reading#minRawFrom). */
+  minRawFrom?(i: number): number;
   maskFor?(cp: number, index: number): string;
   /** [rawStart, rawEnd) in `context + region`. */
   readonly rawStart: number;
@@ -108,20 +172,21 @@ function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<
     copy(start, b);
   };
   let last = from;
-  const escape = all.indexOf('\x1b', from);
-  if (escape >= 0 && escape < to) {
-    ESCAPE.lastIndex = escape;
-    for (let m = ESCAPE.exec(all); m !== null && m.index < to; m = ESCAPE.exec(all)) {
-      copyLines(last, m.index);
-      last = m.index + m[0].length;
+  for (let escape = all.indexOf('\x1b', from); escape >= 0 && escape < to; ) {
+    const end = escapeEnd(all, escape);
+    if (end < 0) {
+      escape = all.indexOf('\x1b', escape + 1); // not a sequence: an ESC of the text
+      continue;
     }
+    copyLines(last, escape);
+    last = end;
+    escape = all.indexOf('\x1b', end);
   }
   copyLines(last, to);
   const text = parts.length === 1 ? parts[0]! : parts.join('');
   // Control characters (the LF of a line end, a tab) made no cell: masking one would move the cursor.
   const none: readonly number[] = [];
-  const rawIndicesAt = (i: number): readonly number[] => {
-    if (text.charCodeAt(i) < 0x20) return none;
+  const anchorAt = (i: number): number => {
     let lo = 0;
     let hi = anchorText.length - 1;
     while (lo < hi) {
@@ -129,9 +194,21 @@ function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<
       if (anchorText[mid]! <= i) lo = mid;
       else hi = mid - 1;
     }
-    return [anchorRaw[lo]! + (i - anchorText[lo]!)];
+    return lo;
   };
-  return { text, rawIndicesAt, rawStart: from, rawEnd: to, plain: true };
+  const rawIndicesAt = (i: number): readonly number[] => {
+    if (text.charCodeAt(i) < 0x20) return none;
+    const k = anchorAt(i);
+    return [anchorRaw[k]! + (i - anchorText[k]!)];
+  };
+  // Text and raw advance together, so the least raw index from `i` on is that of the first unit with a cell.
+  const minRawFrom = (i: number): number => {
+    while (i < text.length && text.charCodeAt(i) < 0x20) i++;
+    if (i >= text.length) return -1;
+    const k = anchorAt(i);
+    return anchorRaw[k]! + (i - anchorText[k]!);
+  };
+  return { text, rawIndicesAt, minRawFrom, rawStart: from, rawEnd: to, plain: true };
 }
 
 /** A stretch through the terminal model; `from` is where its raw text starts in `all`. */
@@ -184,6 +261,26 @@ class JoinedReading implements Reading {
     return this.#segments[k]!.rawIndicesAt(visibleIndex - this.#starts[k]!);
   }
 
+  minRawFrom(from: number): number {
+    if (from >= this.text.length) return -1;
+    // Each segment's cells come from raw text after the previous segment's: the first segment
+    // with a cell at or after `from` holds the least index.
+    for (let k = this.#segmentAt(Math.max(0, from)); k < this.#segments.length; k++) {
+      const segment = this.#segments[k]!;
+      const start = Math.max(0, from - this.#starts[k]!);
+      let least = -1;
+      if (segment.minRawFrom !== undefined) {
+        least = segment.minRawFrom(start);
+      } else {
+        for (let i = start; i < segment.text.length; i++) {
+          for (const r of segment.rawIndicesAt(i)) if (least < 0 || r < least) least = r;
+        }
+      }
+      if (least >= 0) return least;
+    }
+    return -1;
+  }
+
   maskFor(cp: number, index: number): string {
     const segment = this.#segments.find((s) => index >= s.rawStart && index < s.rawEnd);
     return segment?.maskFor?.(cp, index) ?? '*'.repeat(cellWidth(cp));
@@ -214,22 +311,39 @@ export function readRegion(context: string | undefined, region: string, cols: nu
   const row = context ?? '';
   const all = row + region;
   const offset = row.length;
-  if (SCREEN_EDITING.test(region)) {
-    const whole = renderedSegment(all, 0, all.length, cols);
-    return [new JoinedReading([{ ...whole, rawStart: offset }])];
+
+  // One pass finds every edit in the region (the union of the two patterns): any that moves
+  // off the line renders the whole stretch; the others mark their line as edited.
+  const edits: number[] = [];
+  ANY_EDITING.lastIndex = 0;
+  for (let m = ANY_EDITING.exec(region); m !== null; m = ANY_EDITING.exec(region)) {
+    if (isScreenEdit(m[0])) {
+      const whole = renderedSegment(all, 0, all.length, cols);
+      return [new JoinedReading([{ ...whole, rawStart: offset }])];
+    }
+    edits.push(offset + m.index);
   }
 
   const lines: Line[] = [];
+  let margins = false;
+  let edit = 0;
   for (let start = offset; start < all.length; ) {
     const lf = all.indexOf('\n', start);
     const end = lf < 0 ? all.length : lf + 1;
     const marginCr =
       lf > start && all.charCodeAt(lf - 1) === 0x0d && lf + 1 < all.length &&
       mayJoin(all.charCodeAt(lf - 2)) && mayJoin(all.charCodeAt(lf + 1)) &&
-      mayFillRow(start === offset ? (context === undefined ? undefined : all.slice(0, lf - 1)) : all.slice(start, lf - 1), cols)
+      (start === offset && context === undefined ? true : mayFillRow(all, start === offset ? 0 : start, lf - 1, cols))
         ? lf - 1
         : -1;
-    lines.push({ start, end, edited: LINE_EDITING.test(all.slice(start, end)), marginCr });
+    // An edit never spans a line break (none of the patterns matches one), so it is in the line it starts in.
+    let edited = false;
+    while (edit < edits.length && edits[edit]! < end) {
+      edited = true;
+      edit++;
+    }
+    lines.push({ start, end, edited, marginCr });
+    if (marginCr >= 0) margins = true;
     start = end;
   }
 
@@ -245,21 +359,27 @@ export function readRegion(context: string | undefined, region: string, cols: nu
     };
     for (let k = 0; k < lines.length; ) {
       let last = k;
-      if (soft) while (lines[last]!.marginCr >= 0 && last + 1 < lines.length) last++;
-      const group = lines.slice(k, last + 1);
-      const from = group[0]!.start;
-      const to = group[group.length - 1]!.end;
-      if (group.some((line) => line.edited)) {
+      let edited = lines[k]!.edited;
+      if (soft) {
+        while (lines[last]!.marginCr >= 0 && last + 1 < lines.length) {
+          last++;
+          edited ||= lines[last]!.edited;
+        }
+      }
+      const first = lines[k]!;
+      const from = first.start;
+      const to = lines[last]!.end;
+      if (edited) {
         flushPlain(from);
         // The first line is rendered after its row so far, so that it starts in the right column.
         // In the hard reading a margin CRLF is a line end: the model would read it as a wrap.
-        const hardEnd = !soft && group[0]!.marginCr >= 0 ? group[0]!.marginCr : to;
+        const hardEnd = !soft && first.marginCr >= 0 ? first.marginCr : to;
         const segment = renderedSegment(all, from === offset ? 0 : from, hardEnd, cols);
         segments.push(from === offset ? { ...segment, rawStart: offset } : segment);
         if (hardEnd < to) segments.push({ text: '\n', rawIndicesAt: () => [], rawStart: hardEnd, rawEnd: to, plain: false });
       } else {
         if (plainFrom < 0) plainFrom = from;
-        for (const line of group.slice(0, -1)) joins.add(line.marginCr);
+        for (let j = k; j < last; j++) joins.add(lines[j]!.marginCr);
       }
       k = last + 1;
     }
@@ -267,5 +387,5 @@ export function readRegion(context: string | undefined, region: string, cols: nu
     return new JoinedReading(segments);
   };
   const soft = build(true);
-  return lines.some((line) => line.marginCr >= 0) ? [soft, build(false)] : [soft];
+  return margins ? [soft, build(false)] : [soft];
 }

@@ -31,7 +31,7 @@ import { fingerprint, type RedactionKey } from './fingerprint.ts';
 import { redactionMarker } from './markers.ts';
 import type { RedactedPiece, Redactor } from './redactor.ts';
 import { holdPoint, scanAndHold, scanText, type CompiledRules } from './scanner.ts';
-import { ESCAPE, isEditing, readRegion } from './line-view.ts';
+import { ESCAPE, isEditing, readRegion, type Reading } from './line-view.ts';
 import { cellWidth, incompleteTail, maskRawIndices, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
 
@@ -293,7 +293,8 @@ export class StreamRedactor implements Redactor {
       const scanned = scanAndHold(view.text, rules);
       let hold = force ? n : Math.min(this.#holdPoint(view.text, scanned.hold), this.#editedLineStart(view, all));
       for (const span of scanned.spans) if (span.start < hold && span.end > hold) hold = span.start;
-      for (let i = hold; i < n; i++) for (const r of view.rawIndicesAt(i)) cut = Math.min(cut, r);
+      const tail = view.minRawFrom(hold);
+      if (tail >= 0) cut = Math.min(cut, tail);
       return { view, spans: scanned.spans };
     });
     if (cut <= offset) return { pieces: [], cut: 0 };
@@ -310,7 +311,8 @@ export class StreamRedactor implements Redactor {
       }
     }
     const released = region.slice(0, cut - offset);
-    const hidden = new Uint8Array(released.length);
+    // Allocated at the first secret: most reads have none.
+    let hidden: Uint8Array | undefined;
     const markers: RedactedPiece[] = [];
     const continued = this.#outputContinues;
     this.#outputContinues = undefined;
@@ -327,9 +329,11 @@ export class StreamRedactor implements Redactor {
         // Cells of the row released before are out of reach (and were dealt with then).
         const cells = this.#cellsOf(view, span, offset).filter((r) => r < cut);
         if (cells.length === 0) continue;
+        hidden ??= new Uint8Array(released.length);
+        const seen = hidden;
         // The hard reading of a margin CRLF only adds what the soft one did not see.
-        if (reading > 0 && cells.every((r) => hidden[r - offset] === 1)) continue;
-        for (const r of cells) hidden[r - offset] = 1;
+        if (reading > 0 && cells.every((r) => seen[r - offset] === 1)) continue;
+        for (const r of cells) seen[r - offset] = 1;
         markers.push(...this.#markers(view.text, [span]));
       }
     });
@@ -337,7 +341,7 @@ export class StreamRedactor implements Redactor {
       // Held text let go of before it was complete: does a secret reach its very end?
       for (const { view, spans } of found) for (const span of spans) if (span.end === view.text.length) this.#outputContinues = span.ruleId;
     }
-    if (markers.length === 0) return { pieces: released.length === 0 ? [] : [{ kind: 'text', text: released }], cut: cut - offset };
+    if (hidden === undefined || markers.length === 0) return { pieces: released.length === 0 ? [] : [{ kind: 'text', text: released }], cut: cut - offset };
     const first = readings[0]!;
     const masked = maskRawIndices(released, hidden, (cp, i) => first.maskFor(cp, i + offset));
     return { pieces: [{ kind: 'text', text: masked }, ...markers], cut: cut - offset };
@@ -377,11 +381,11 @@ export class StreamRedactor implements Redactor {
    * mistyped `q` erased with `\b \b`, shows `g ` until the `h` comes). The line is held until
    * it ends, idle, or the size bound. Otherwise the text's length.
    */
-  #editedLineStart(view: VisibleText, raw: string): number {
+  #editedLineStart(view: Reading, raw: string): number {
     const n = view.text.length;
     const lineStart = view.text.lastIndexOf('\n') + 1;
-    let rawStart = raw.length;
-    for (let i = lineStart; i < n; i++) for (const r of view.rawIndicesAt(i)) rawStart = Math.min(rawStart, r);
+    const first = view.minRawFrom(lineStart);
+    const rawStart = first < 0 ? raw.length : Math.min(raw.length, first);
     return isEditing(raw.slice(rawStart)) ? lineStart : n;
   }
 

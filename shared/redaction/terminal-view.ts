@@ -257,11 +257,18 @@ function sequenceEnd(raw: string, start: number): number {
  * DCS keeps its whole tail pending, so the caller's holdback bound must apply.
  */
 export function incompleteTail(raw: string): number {
-  let i = raw.indexOf('\x1b');
-  while (i !== -1) {
-    const end = sequenceEnd(raw, i);
-    if (end === INCOMPLETE) return i;
-    i = raw.indexOf('\x1b', end > i ? end : i + 1);
+  // Found from the end, so that the cost does not grow with the text. An unfinished sequence
+  // runs to the end, and every sequence stops at the first ESC after its own (a string takes
+  // the ESC of its `ESC \` terminator, which read alone is a finished sequence too): so only the
+  // last ESC can start one, or, when that ESC is the final unit, a string opened by the ESC
+  // before it. Reading forward from the first ESC finds the same.
+  const lastEscape = raw.lastIndexOf('\x1b');
+  if (lastEscape >= 0) {
+    if (lastEscape === raw.length - 1) {
+      const before = lastEscape > 0 ? raw.lastIndexOf('\x1b', lastEscape - 1) : -1;
+      return before >= 0 && sequenceEnd(raw, before) === INCOMPLETE ? before : lastEscape;
+    }
+    if (sequenceEnd(raw, lastEscape) === INCOMPLETE) return lastEscape;
   }
   const last = raw.length - 1;
   if (last >= 0) {
