@@ -171,7 +171,15 @@ interface Pass {
   readonly trailingRunStart: number;
 }
 
-function run(text: string, compiled: CompiledRules, counter: StepCounter | undefined): Pass {
+/**
+ * The matches a rule's program found in a window's text, by rule and text: readings of one
+ * stretch of output (both readings of a margin CRLF, a released prefix read again) share most
+ * windows, and RE2 gives the same matches for the same text. Positions are relative to the
+ * window; `accept` still runs for each scan, since it may read around the candidate.
+ */
+export type WindowMemo = Map<string, readonly number[]>;
+
+function run(text: string, compiled: CompiledRules, counter: StepCounter | undefined, memo?: WindowMemo): Pass {
   const n = text.length;
   const { automaton, owners, rules, keywordless } = compiled;
   const scan = scanKeywords(automaton, text, counter, keywordless.length > 0 ? TOKEN_RUNS : undefined);
@@ -256,29 +264,42 @@ function run(text: string, compiled: CompiledRules, counter: StepCounter | undef
         continue;
       }
       const slice = text.slice(windowStart, windowEnd);
-      const matcher = rule.program.matcher(slice);
-      let from = 0;
-      while (from <= slice.length && matcher.find(from)) {
-        const matchStart = matcher.start(0);
-        const matchEnd = matcher.end(0);
-        const secretStart = matcher.start(rule.secretGroup);
-        const secretEnd = matcher.end(rule.secretGroup);
-        if (secretStart >= 0 && secretEnd > secretStart) sink(windowStart + secretStart, windowStart + secretEnd);
-        from = matchEnd > matchStart ? matchEnd : matchEnd + 1;
+      const key = memo === undefined ? '' : `${ruleIndex} ${slice}`;
+      let secrets = memo?.get(key);
+      if (secrets === undefined) {
+        const found: number[] = [];
+        const matcher = rule.program.matcher(slice);
+        let from = 0;
+        while (from <= slice.length && matcher.find(from)) {
+          const matchStart = matcher.start(0);
+          const matchEnd = matcher.end(0);
+          const secretStart = matcher.start(rule.secretGroup);
+          const secretEnd = matcher.end(rule.secretGroup);
+          if (secretStart >= 0 && secretEnd > secretStart) found.push(secretStart, secretEnd);
+          from = matchEnd > matchStart ? matchEnd : matchEnd + 1;
+        }
+        secrets = found;
+        memo?.set(key, found);
       }
+      for (let k = 0; k < secrets.length; k += 2) sink(windowStart + secrets[k]!, windowStart + secrets[k + 1]!);
     }
   });
 
   return { spans, hits, pendingDepth: scan.pendingDepth, trailingRunStart };
 }
 
-export function scanText(text: string, rules: CompiledRules, counter?: StepCounter): SecretSpan[] {
-  return mergeSpans(run(text, rules, counter));
+export function scanText(text: string, rules: CompiledRules, counter?: StepCounter, memo?: WindowMemo): SecretSpan[] {
+  return mergeSpans(run(text, rules, counter, memo));
 }
 
 /** scanText and holdPoint from one pass over the text: what a stream needs on every chunk. */
-export function scanAndHold(text: string, rules: CompiledRules, counter?: StepCounter): { spans: SecretSpan[]; hold: number } {
-  const pass = run(text, rules, counter);
+export function scanAndHold(
+  text: string,
+  rules: CompiledRules,
+  counter?: StepCounter,
+  memo?: WindowMemo,
+): { spans: SecretSpan[]; hold: number } {
+  const pass = run(text, rules, counter, memo);
   return { spans: mergeSpans(pass), hold: holdFromPass(text, rules, pass) };
 }
 

@@ -30,7 +30,7 @@
 import { fingerprint, type RedactionKey } from './fingerprint.ts';
 import { redactionMarker } from './markers.ts';
 import type { RedactedPiece, Redactor } from './redactor.ts';
-import { holdPoint, scanAndHold, scanText, type CompiledRules } from './scanner.ts';
+import { holdPoint, scanAndHold, scanText, type CompiledRules, type WindowMemo } from './scanner.ts';
 import { ESCAPE, isEditing, readRegion, type Reading } from './line-view.ts';
 import { cellWidth, incompleteTail, maskRawIndices, type VisibleText } from './terminal-view.ts';
 import type { RuleCategory, SecretSpan } from './types.ts';
@@ -287,10 +287,12 @@ export class StreamRedactor implements Redactor {
     const all = (context ?? '') + region;
     const rules = this.#options.rules;
     let readings = readRegion(context, region, this.#cols);
+    // The readings (both of a margin CRLF, the released part read again) share most of their rule windows.
+    const memo: WindowMemo = new Map();
     let cut = all.length;
     let found = readings.map((view) => {
       const n = view.text.length;
-      const scanned = scanAndHold(view.text, rules);
+      const scanned = scanAndHold(view.text, rules, undefined, memo);
       let hold = force ? n : Math.min(this.#holdPoint(view.text, scanned.hold), this.#editedLineStart(view, all));
       for (const span of scanned.spans) if (span.start < hold && span.end > hold) hold = span.start;
       const tail = view.minRawFrom(hold);
@@ -307,7 +309,7 @@ export class StreamRedactor implements Redactor {
       }));
       if (across || !readings.every((view) => view.prefixStable(cut))) {
         readings = readRegion(context, region.slice(0, cut - offset), this.#cols);
-        found = readings.map((view) => ({ view, spans: scanText(view.text, rules) }));
+        found = readings.map((view) => ({ view, spans: scanText(view.text, rules, undefined, memo) }));
       }
     }
     const released = region.slice(0, cut - offset);
