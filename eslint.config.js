@@ -182,6 +182,7 @@ const layeringConfigs = layers.map(({ files, imports, globals: restrictedGlobals
 
 export default defineConfig(
   globalIgnores([
+    '.scratch/',
     'dist/',
     'out/',
     'release/',

@@ -13,6 +13,7 @@ packages=(
   mount           # test/fail-closed.test.ts: mount/losetup for the full and read-only spool file systems
   openssh-server  # the JIT and redaction end-to-end tests (sshd on loopback) of the coming issues
   openssh-client  # ssh and ssh-keygen for the same
+  postgresql      # server/: the storage suite runs against a real PostgreSQL (test/support/postgres.ts starts its own cluster)
   sudo            # a real password prompt (echo off) whose input must never be recorded (redaction tests)
   python3         # npm ci: node-pty ships no Linux prebuild; node-gyp (Python) compiles it
   make            # npm ci: node-gyp's build of node-pty

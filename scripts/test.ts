@@ -48,7 +48,7 @@ interface TestRunner {
 
 const nodeTestRunner: TestRunner = {
   name: 'node:test',
-  roots: ['shared', 'recorder', 'cli', 'scripts', 'test'],
+  roots: ['shared', 'recorder', 'server', 'cli', 'scripts', 'test'],
   isTestFile: (relativePath) => relativePath.endsWith('.test.ts'),
   async run(files) {
     const tapFile = path.join(resultsDir, 'node-test.tap');

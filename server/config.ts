@@ -1,0 +1,105 @@
+/**
+ * The service's configuration: one JSON file (or the embedded defaults), validated in full at
+ * start. A wrong field stops the service with the field's path and what is wrong with it.
+ *
+ * Embedded defaults (no file): SQLite and a blob directory under `dataDir`, the dev IdP on
+ * loopback. `production: true` refuses the dev IdP and loopback-only shortcuts.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { RoleGroupsSchema } from './auth/roles.ts';
+
+const MiB = 1024 * 1024;
+
+export const ServiceConfigSchema = z
+  .strictObject({
+    /** True for a deployment: the dev IdP is refused. */
+    production: z.boolean().default(false),
+    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).prefault({}),
+    /** The address clients use (links in receipts, tus upload URLs); by default the listen address. */
+    publicUrl: z.url().optional(),
+    /** Keys (org root, service key, SSH CA) and, by default, the database and blobs live here. */
+    dataDir: z.string().min(1),
+    database: z
+      .discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('sqlite'), path: z.string().min(1).optional() }),
+        z.strictObject({ kind: z.literal('postgres'), url: z.string().startsWith('postgres', 'must be a postgres:// URL'), maxConnections: z.number().int().min(1).max(200).default(10) }),
+      ])
+      .prefault({ kind: 'sqlite' }),
+    blobs: z
+      .discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('directory'), path: z.string().min(1).optional() }),
+        z.strictObject({
+          kind: z.literal('s3'),
+          bucket: z.string().min(3),
+          region: z.string().default('us-east-1'),
+          endpoint: z.url().optional(),
+          forcePathStyle: z.boolean().default(false),
+          /** Object Lock retention mode for stored recordings (the bucket must have Object Lock on). */
+          objectLock: z.enum(['none', 'GOVERNANCE', 'COMPLIANCE']).default('COMPLIANCE'),
+        }),
+      ])
+      .prefault({ kind: 'directory' }),
+    auth: z.strictObject({
+      issuer: z.url(),
+      audience: z.string().min(1),
+      groupsClaim: z.string().min(1).default('groups'),
+      roleGroups: RoleGroupsSchema,
+      clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+      jwksUri: z.url().optional(),
+    }),
+    /** The development IdP (oidc-provider, seeded users). Never in production. */
+    devIdp: z.strictObject({ enabled: z.boolean().default(false), port: z.number().int().min(0).max(65535).default(0) }).prefault({}),
+    limits: z
+      .strictObject({
+        /** Largest JSON body of any API call. */
+        jsonBodyBytes: z.number().int().min(1024).max(16 * MiB).default(256 * 1024),
+        /** Largest bundle one upload may carry. */
+        uploadBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(2 * 1024 * MiB),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.production && config.devIdp.enabled) ctx.addIssue({ code: 'custom', path: ['devIdp', 'enabled'], message: 'the dev IdP is never enabled in production' });
+  });
+
+export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(source: string, problems: readonly string[]) {
+    super(`${source}: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseConfig(input: unknown, source = 'configuration'): ServiceConfig {
+  const result = ServiceConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(source, result.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`));
+}
+
+export async function loadConfig(file: string): Promise<ServiceConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`cannot be read: ${(error as Error).message}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [`is not JSON: ${(error as Error).message}`]);
+  }
+  return parseConfig(json, file);
+}
+
+/** Where the embedded defaults put the database and the blobs. */
+export function sqlitePath(config: ServiceConfig): string {
+  return config.database.kind === 'sqlite' ? (config.database.path ?? join(config.dataDir, 'service.db')) : '';
+}
+
+export function blobDirectory(config: ServiceConfig): string {
+  return config.blobs.kind === 'directory' ? (config.blobs.path ?? join(config.dataDir, 'blobs')) : '';
+}

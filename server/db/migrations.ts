@@ -1,0 +1,9 @@
+/**
+ * Every migration of the service, in order. Each module owns its tables and exports its
+ * migrations; its versions are in its own hundred (audit 100–199, JIT 200–299, SSH CA 300–399,
+ * enrollment 400–499, ingest and archive 500–599), so modules can add theirs independently.
+ */
+import { AUDIT_MIGRATIONS } from '../audit/audit-log.ts';
+import type { Migration } from './migrate.ts';
+
+export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS].sort((a, b) => a.version - b.version);
