@@ -14,6 +14,7 @@ import { MIGRATIONS } from './db/migrations.ts';
 import { PostgresDatabase } from './db/postgres.ts';
 import { SqliteDatabase } from './db/sqlite.ts';
 import { buildService } from './http/app.ts';
+import { loadServiceKeys } from './keys/service-keys.ts';
 import type { ServiceApp, ServiceContext, ServiceModule } from './http/context.ts';
 import { coreModule } from './http/core-routes.ts';
 
@@ -52,12 +53,14 @@ export async function openDatabase(config: ServiceConfig): Promise<Database> {
 }
 
 export async function startService(config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> {
+  const keys = await loadServiceKeys(config.dataDir);
   const db = await openDatabase(config);
   const tokens = new AccessTokenVerifier({ ...config.auth, ...(options.now === undefined ? {} : { now: options.now }) });
   try {
     const { app, context } = await buildService({
       config,
       db,
+      keys,
       tokens,
       modules: [...serviceModules(), ...(options.extraModules ?? [])],
       ...(options.now === undefined ? {} : { now: options.now }),

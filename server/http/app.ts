@@ -12,12 +12,14 @@ import { appendAudit } from '../audit/audit-log.ts';
 import type { AccessTokenVerifier, Principal } from '../auth/access-token.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
+import type { ServiceKeys } from '../keys/service-keys.ts';
 import { badRequest, forbidden, HttpError, installErrorHandler } from './errors.ts';
 import type { ServiceApp, ServiceContext, ServiceModule } from './context.ts';
 
 export interface ServiceOptions {
   readonly config: ServiceConfig;
   readonly db: Database;
+  readonly keys: ServiceKeys;
   readonly tokens: AccessTokenVerifier;
   readonly modules: readonly ServiceModule[];
   readonly now?: () => number;
@@ -98,6 +100,7 @@ export async function buildService(options: ServiceOptions): Promise<{ app: Serv
   const context: ServiceContext = {
     config,
     db,
+    keys: options.keys,
     now,
     principalOf,
     audit: (tx, request, action, target, details) =>

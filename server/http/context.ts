@@ -9,6 +9,7 @@ import type { Principal } from '../auth/access-token.ts';
 import type { Role } from '../auth/roles.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { Database, Queryable } from '../db/database.ts';
+import type { ServiceKeys } from '../keys/service-keys.ts';
 
 export type ServiceApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -31,6 +32,8 @@ declare module 'fastify' {
 export interface ServiceContext {
   readonly config: ServiceConfig;
   readonly db: Database;
+  /** The org root (certifies devices) and the service key (cosigns, signs receipts). */
+  readonly keys: ServiceKeys;
   /** The server's clock (ms since the epoch): every deadline and lifecycle rule reads it. */
   readonly now: () => number;
   /** The caller of a non-public route (set by the access check before the handler runs). */
