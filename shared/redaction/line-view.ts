@@ -31,6 +31,8 @@ export function isEditing(raw: string): boolean {
   return LINE_EDITING.test(raw) || SCREEN_EDITING.test(raw);
 }
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** A run of printable ASCII from lastIndex. */
+const PRINTABLE_RUN = /[\x20-\x7e]*/y;
 /** LINE_EDITING or SCREEN_EDITING, to find both kinds in one pass (isScreenEdit tells them apart). */
 const ANY_EDITING = /[\b\x7f]|\r(?!\n)|\x1b(?:\[[0-9;]*[@CDGKPX`aABEFHJSTdfsu]|[78DEM])/g;
 /** Whether a match of ANY_EDITING is a SCREEN_EDITING one. */
@@ -97,12 +99,13 @@ function mayFillRow(all: string, from: number, to: number, cols: number): boolea
   // The common row, printable ASCII and colour codes: count its cells without copying it.
   let cells = 0;
   for (let i = from; i < to; ) {
+    PRINTABLE_RUN.lastIndex = i;
+    PRINTABLE_RUN.test(all);
+    const runEnd = Math.min(PRINTABLE_RUN.lastIndex, to);
+    cells += runEnd - i;
+    i = runEnd;
+    if (i >= to) break;
     const c = all.charCodeAt(i);
-    if (c >= 0x20 && c <= 0x7e) {
-      cells++;
-      i++;
-      continue;
-    }
     if (c === 0x1b) {
       // A sequence that runs past the row is not one in the row's own text (see mayFillText).
       const end = escapeEnd(all, i);
@@ -163,11 +166,15 @@ function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<
     anchorRaw.push(a);
     length += b - a;
   };
+  // The first CRLF at or after the text copied so far (-1: none), kept between pieces: searching
+  // afresh from each piece would read on to the line's end once per colour code.
+  let crlf = all.indexOf('\r\n', from);
   const copyLines = (a: number, b: number): void => {
     let start = a;
-    for (let cr = all.indexOf('\r\n', start); cr >= 0 && cr < b; cr = all.indexOf('\r\n', start)) {
-      copy(start, cr);
-      start = joins.has(cr) ? cr + 2 : cr + 1; // a soft wrap leaves nothing; a line end keeps the LF
+    if (crlf >= 0 && crlf < start) crlf = all.indexOf('\r\n', start); // skipped inside a sequence
+    for (; crlf >= 0 && crlf < b; crlf = all.indexOf('\r\n', crlf + 2)) {
+      copy(start, crlf);
+      start = joins.has(crlf) ? crlf + 2 : crlf + 1; // a soft wrap leaves nothing; a line end keeps the LF
     }
     copy(start, b);
   };
@@ -223,6 +230,32 @@ function renderedSegment(all: string, from: number, to: number, cols: number): S
     rawEnd: to,
     plain: false,
   };
+}
+
+/** Carriage returns and erase-in-line (`ESC [ K`, modes 0 to 2), from lastIndex. */
+const CLEARING = /(?:\r|\x1b\[[012]?K)*/y;
+/** Printable ASCII and SGR colours, then the line end, from lastIndex. */
+const COLOURED_TEXT = /(?:[\x20-\x7e]|\x1b\[[0-9;]*m)*(?:\r?\n)?/y;
+
+/**
+ * A progress line (`\r\x1b[K[####    ] 42%`) read without the terminal model: it clears its row
+ * and then writes it once. On a fresh row (a line that is not the region's first) the returns
+ * and erases at its start change nothing, and printable ASCII in colour, narrower than the
+ * row, lands cell after cell: the model would show exactly the plain reading of the rest, each
+ * cell written once, and mask each character with one "*". Marked not plain, as the model's
+ * segment is, so that a cut inside it is read again as before. Undefined for any other line.
+ */
+function clearedLine(all: string, from: number, to: number, cols: number): Segment | undefined {
+  CLEARING.lastIndex = from;
+  if (!CLEARING.test(all)) return undefined;
+  const body = CLEARING.lastIndex;
+  COLOURED_TEXT.lastIndex = body;
+  if (!COLOURED_TEXT.test(all) || COLOURED_TEXT.lastIndex !== to) return undefined;
+  const segment = plainSegment(all, body, to, new Set());
+  const width = segment.text.endsWith('\n') ? segment.text.length - 1 : segment.text.length;
+  // A full row would leave a wrap pending, and its CRLF would then read as a soft wrap.
+  if (width >= cols) return undefined;
+  return { ...segment, rawStart: from, plain: false };
 }
 
 class JoinedReading implements Reading {
@@ -374,6 +407,12 @@ export function readRegion(context: string | undefined, region: string, cols: nu
         // The first line is rendered after its row so far, so that it starts in the right column.
         // In the hard reading a margin CRLF is a line end: the model would read it as a wrap.
         const hardEnd = !soft && first.marginCr >= 0 ? first.marginCr : to;
+        const cleared = last === k && first.marginCr < 0 && from !== offset ? clearedLine(all, from, to, cols) : undefined;
+        if (cleared !== undefined) {
+          segments.push(cleared);
+          k = last + 1;
+          continue;
+        }
         const segment = renderedSegment(all, from === offset ? 0 : from, hardEnd, cols);
         segments.push(from === offset ? { ...segment, rawStart: offset } : segment);
         if (hardEnd < to) segments.push({ text: '\n', rawIndicesAt: () => [], rawStart: hardEnd, rawEnd: to, plain: false });
