@@ -161,6 +161,18 @@ export interface RunSpec {
   readonly max: number;
 }
 
+const asciiTables = new WeakMap<KeywordAutomaton, { member: Uint8Array | undefined; table: Uint16Array }>();
+
+/** Per ASCII code: its symbol, and 256 more when it is a run member: one lookup for both. Kept per automaton. */
+function asciiTable(automaton: KeywordAutomaton, member: Uint8Array | undefined): Uint16Array {
+  const cached = asciiTables.get(automaton);
+  if (cached !== undefined && cached.member === member) return cached.table;
+  const table = new Uint16Array(128);
+  for (let code = 0; code < 128; code++) table[code] = automaton.asciiSymbol[code]! | (member?.[code] === 1 ? 256 : 0);
+  asciiTables.set(automaton, { member, table });
+  return table;
+}
+
 /**
  * One pass over `text`; counts one step per UTF-16 unit in `counter`. With `runs`, the same pass
  * also collects runs of member characters (the scanner's token runs), so the redactor's hot
@@ -172,15 +184,13 @@ export function scanKeywords(
   counter?: { steps: number },
   runs?: RunSpec,
 ): KeywordScan {
-  const { rows, symbolCount, symbolOf, asciiSymbol, outputs } = automaton;
+  const { rows, symbolCount, symbolOf, outputs } = automaton;
   const hits: KeywordHit[] = [];
   const found: number[] = [];
   const member = runs?.member;
   const min = runs?.min ?? 0;
   const max = runs?.max ?? 0;
-  // Per ASCII code: its symbol, and 256 more when it is a run member: one lookup for both.
-  const ascii = new Uint16Array(128);
-  for (let code = 0; code < 128; code++) ascii[code] = asciiSymbol[code]! | (member?.[code] === 1 ? 256 : 0);
+  const ascii = asciiTable(automaton, member);
   const n = text.length;
   let row = 0;
   let runStart = -1;

@@ -11,7 +11,7 @@ function assertSameReading(reading: Reading, model: VisibleText): void {
   for (let i = 0; i < model.text.length; i++) assert.deepEqual(reading.rawIndicesAt(i), model.rawIndicesAt(i), `unit ${i}`);
 }
 
-describe('readRegion: lines read without the terminal model read as the model does', () => {
+describe('readRegion: lines read without the terminal model read as the model does; margin CRLFs read both ways', () => {
   // A progress line clears its row (`\r`, `ESC [ K`) and writes it again in colour; read plain.
   const clearing = fc.array(fc.constantFrom('\r', '\x1b[K', '\x1b[0K', '\x1b[1K', '\x1b[2K'), { maxLength: 3 });
   const coloured = fc.array(fc.oneof(fc.string({ unit: fc.constantFrom(...'ab #%=[]-_0'), maxLength: 6 }), fc.constantFrom('\x1b[32m', '\x1b[0m', '\x1b[1;34m', '\x1b[m')), { maxLength: 8 });
@@ -38,5 +38,25 @@ describe('readRegion: lines read without the terminal model read as the model do
       const [soft] = readRegion('', region, cols);
       assertSameReading(soft!, renderVisible(region, cols));
     }
+  });
+
+  test('a string sequence across a margin CRLF stays one sequence in both readings', () => {
+    // The row before the CRLF may be full (4 columns), so there are two readings; the OSC runs
+    // from the first line into the second and hides the CRLF in both.
+    const region = 'ab\x1b]0;abcd\r\nxy\x07z\r\nq';
+    const readings = readRegion('', region, 4);
+    assert.deepEqual(readings.map((reading) => reading.text), ['abz\nq', 'abz\nq']);
+    assert.deepEqual(readings[1]!.rawIndicesAt(2), [15]);
+  });
+
+  test('the hard reading of a margin CRLF is the soft one with the line end kept', () => {
+    const region = 'aaaa\r\nbbbb\r\ncc\r\n';
+    const [soft, hard] = readRegion('', region, 4);
+    assert.equal(soft!.text, 'aaaabbbbcc\n');
+    assert.equal(hard!.text, 'aaaa\nbbbb\ncc\n');
+    for (const [reading, i, raw] of [[soft!, 4, 6], [hard!, 5, 6], [hard!, 4, -1]] as const) {
+      assert.deepEqual(reading.rawIndicesAt(i), raw < 0 ? [] : [raw]);
+    }
+    assert.equal(hard!.minRawFrom(4), 6);
   });
 });

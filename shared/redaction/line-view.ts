@@ -151,7 +151,7 @@ interface Segment {
  * A plain stretch: escape sequences removed, each CRLF read as LF, or dropped where `joins`
  * holds its CR's raw index (a soft wrap).
  */
-function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<number>): Segment {
+function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<number>): Segment & { readonly overrun: boolean } {
   // The text is copied in pieces; each piece starts an anchor (its text and raw offsets), and
   // within a piece text and raw advance together. No per-character table: this runs on nearly
   // all output.
@@ -189,6 +189,8 @@ function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<
     last = end;
     escape = all.indexOf('\x1b', end);
   }
+  // A sequence running on past the stretch (a string across its end) would read differently cut.
+  const overrun = last > to;
   copyLines(last, to);
   const text = parts.length === 1 ? parts[0]! : parts.join('');
   // Control characters (the LF of a line end, a tab) made no cell: masking one would move the cursor.
@@ -215,7 +217,7 @@ function plainSegment(all: string, from: number, to: number, joins: ReadonlySet<
     const k = anchorAt(i);
     return anchorRaw[k]! + (i - anchorText[k]!);
   };
-  return { text, rawIndicesAt, minRawFrom, rawStart: from, rawEnd: to, plain: true };
+  return { text, rawIndicesAt, minRawFrom, rawStart: from, rawEnd: to, plain: true, overrun };
 }
 
 /** A stretch through the terminal model; `from` is where its raw text starts in `all`. */
@@ -325,6 +327,9 @@ class JoinedReading implements Reading {
   }
 }
 
+const NO_JOINS: ReadonlySet<number> = new Set();
+const NO_CELLS: readonly number[] = [];
+
 interface Line {
   /** [start, end) in `context + region`, the LF included. */
   readonly start: number;
@@ -382,13 +387,46 @@ export function readRegion(context: string | undefined, region: string, cols: nu
 
   // Groups: lines joined by possible margin wraps. The soft reading reads each group as one
   // logical line; the hard reading (only when there is a join) reads every line on its own.
+  //
+  // A stretch of plain lines is cut at its margin CRLFs: the soft reading drops each (a wrap),
+  // the hard one reads it as a line end ("\n"), and the plain pieces between them are the same
+  // in both readings, so the hard reading reuses the soft one's (`pieces`, by raw range).
+  const pieces = new Map<number, Segment & { readonly overrun: boolean }>();
+  const piece = (a: number, b: number): Segment & { readonly overrun: boolean } => {
+    const key = a * (all.length + 1) + b;
+    let segment = pieces.get(key);
+    if (segment === undefined) {
+      segment = plainSegment(all, a, b, NO_JOINS);
+      pieces.set(key, segment);
+    }
+    return segment;
+  };
   const build = (soft: boolean): Reading => {
     const segments: Segment[] = [];
     let plainFrom = -1;
-    const joins = new Set<number>();
+    /** The margin CRs (raw indices) inside the plain stretch from plainFrom, in order. */
+    let cuts: number[] = [];
     const flushPlain = (to: number): void => {
-      if (plainFrom >= 0 && to > plainFrom) segments.push(plainSegment(all, plainFrom, to, joins));
+      if (plainFrom >= 0 && to > plainFrom) {
+        const cut: Segment[] = [];
+        let start = plainFrom;
+        let whole = true;
+        for (const cr of [...cuts, to]) {
+          if (cr > start) {
+            const segment = piece(start, cr);
+            // A sequence across a cut (a string over the line end) reads as one only uncut.
+            if (segment.overrun) whole = false;
+            cut.push(segment);
+          }
+          if (cr === to) break;
+          if (!soft) cut.push({ text: '\n', rawIndicesAt: () => NO_CELLS, rawStart: cr, rawEnd: cr + 2, plain: true });
+          start = cr + 2;
+        }
+        if (whole) segments.push(...cut);
+        else segments.push(plainSegment(all, plainFrom, to, soft ? new Set(cuts) : NO_JOINS));
+      }
       plainFrom = -1;
+      cuts = [];
     };
     for (let k = 0; k < lines.length; ) {
       let last = k;
@@ -418,7 +456,8 @@ export function readRegion(context: string | undefined, region: string, cols: nu
         if (hardEnd < to) segments.push({ text: '\n', rawIndicesAt: () => [], rawStart: hardEnd, rawEnd: to, plain: false });
       } else {
         if (plainFrom < 0) plainFrom = from;
-        for (let j = k; j < last; j++) joins.add(lines[j]!.marginCr);
+        // Soft: the group's CRLFs but its last are wraps. Hard: a line's margin CRLF is its end.
+        for (let j = k; j <= last; j++) if (lines[j]!.marginCr >= 0 && (!soft || j < last)) cuts.push(lines[j]!.marginCr);
       }
       k = last + 1;
     }

@@ -61,6 +61,8 @@ interface PrefixReach {
   /** Each proper prefix of a keyword: the largest `before` among the rules its keywords open. */
   readonly byPrefix: ReadonlyMap<string, number>;
   readonly longest: number;
+  /** The last UTF-16 unit of each of those prefixes. */
+  readonly lastUnits: ReadonlySet<number>;
 }
 const prefixReach = new WeakMap<CompiledRules, PrefixReach>();
 
@@ -68,16 +70,18 @@ function keywordPrefixReach(rules: CompiledRules): PrefixReach {
   let reach = prefixReach.get(rules);
   if (reach !== undefined) return reach;
   const byPrefix = new Map<string, number>();
+  const lastUnits = new Set<number>();
   let longest = 0;
   rules.automaton.keywords.forEach((keyword, k) => {
     const before = Math.max(0, ...rules.owners[k]!.map((r) => rules.rules[r]!.before));
     for (let d = 1; d < keyword.length; d++) {
       const prefix = keyword.slice(0, d);
       byPrefix.set(prefix, Math.max(byPrefix.get(prefix) ?? 0, before));
+      lastUnits.add(prefix.charCodeAt(d - 1));
       longest = Math.max(longest, d);
     }
   });
-  reach = { byPrefix, longest };
+  reach = { byPrefix, longest, lastUnits };
   prefixReach.set(rules, reach);
   return reach;
 }
@@ -366,7 +370,11 @@ export class StreamRedactor implements Redactor {
     let hold = scannerHold;
     const before = keywordPrefixReach(this.#options.rules);
     const n = text.length;
-    for (let d = Math.min(n, before.longest); d >= 1; d--) {
+    // Most text ends in a character no keyword prefix ends in (a line end, a space): no suffix
+    // can be one then. An ASCII unit is the last of its suffix lower-cased, lower-cased itself.
+    const lastUnit = text.charCodeAt(n - 1);
+    const none = lastUnit < 0x80 && !before.lastUnits.has(lastUnit >= 0x41 && lastUnit <= 0x5a ? lastUnit + 0x20 : lastUnit);
+    for (let d = none ? 0 : Math.min(n, before.longest); d >= 1; d--) {
       const reach = before.byPrefix.get(text.slice(n - d).toLowerCase());
       // The context a rule reads before its keyword is on the keyword's own line.
       if (reach !== undefined) hold = Math.min(hold, Math.max(0, n - d - reach, text.lastIndexOf('\n', n - d - 1) + 1));
