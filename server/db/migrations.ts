@@ -4,6 +4,7 @@
  * enrollment 400–499, ingest and archive 500–599), so modules can add theirs independently.
  */
 import { AUDIT_MIGRATIONS } from '../audit/audit-log.ts';
+import { SSH_CA_MIGRATIONS } from '../ca/authority.ts';
 import type { Migration } from './migrate.ts';
 
-export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS].sort((a, b) => a.version - b.version);
+export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS, ...SSH_CA_MIGRATIONS].sort((a, b) => a.version - b.version);

@@ -15,6 +15,11 @@
  * /etc/sudoers.d), so that the remote session shows a real
  * `[sudo] password for custody-e2e:` prompt. Creating users and sudoers rules
  * needs root, and sshd must be installed: `sshdUnavailable()` says why not.
+ *
+ * With `certificates`, the server takes only OpenSSH user certificates signed by the given CA
+ * (TrustedUserCAKeys) and not in the given KRL (RevokedKeys, read on every login), with no
+ * password login, no authorized_keys and no sudoers drop-in. No AuthorizedPrincipalsFile: the
+ * login name must be one of the certificate's principals.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -37,7 +42,14 @@ export interface RunningSshd {
   readonly user: string;
   /** The user's login (and sudo) password, new on every start. */
   readonly password: string;
+  /** What sshd has logged so far (why a login was refused, which certificate was accepted). */
+  log(): string;
   stop(): Promise<void>;
+}
+
+export interface SshdOptions {
+  /** Certificate login only: the CA's public key file and the KRL file sshd reads. */
+  readonly certificates?: { readonly trustedUserCaKeys: string; readonly revokedKeys: string };
 }
 
 /** Why a real sshd cannot be started here, or undefined when it can. */
@@ -100,16 +112,18 @@ function freePort(): Promise<number> {
   });
 }
 
-function sshdConfig(dir: string, port: number): string {
+function sshdConfig(dir: string, port: number, options: SshdOptions): string {
+  const login =
+    options.certificates === undefined
+      ? ['PasswordAuthentication yes', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication no']
+      : ['PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes', `TrustedUserCAKeys ${options.certificates.trustedUserCaKeys}`, `RevokedKeys ${options.certificates.revokedKeys}`];
   return [
     'ListenAddress 127.0.0.1',
     `Port ${port}`,
     `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
     'UsePAM no',
-    'PasswordAuthentication yes',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication no',
+    ...login,
     'AuthorizedKeysFile none',
     'PermitRootLogin no',
     `AllowUsers ${E2E_USER}`,
@@ -158,7 +172,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Starts sshd for the e2e user. Call `sshdUnavailable()` first and skip when it gives a reason. */
-export async function startSshd(): Promise<RunningSshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<RunningSshd> {
   const reason = sshdUnavailable();
   if (reason !== undefined) throw new Error(reason);
   const password = passphrase();
@@ -168,22 +182,25 @@ export async function startSshd(): Promise<RunningSshd> {
   let sudoersInstalled = false;
   try {
     run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'custody-e2e host key', '-f', join(dir, 'ssh_host_ed25519_key')]);
-    await installSudoers();
-    sudoersInstalled = true;
+    if (options.certificates === undefined) {
+      await installSudoers();
+      sudoersInstalled = true;
+    }
     const config = join(dir, 'sshd_config');
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
-      await writeFile(config, sshdConfig(dir, port));
+      await writeFile(config, sshdConfig(dir, port, options));
       try {
-        const { child } = await launch(config, port);
+        const { child, log } = await launch(config, port);
         return {
           port,
           user: E2E_USER,
           password,
+          log,
           async stop() {
             await stopChild(child);
-            await rm(SUDOERS_DROP_IN, { force: true });
+            if (sudoersInstalled) await rm(SUDOERS_DROP_IN, { force: true });
             await removeDir(dir);
           },
         };

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { IssuedCertificateSchema } from '../../shared/api/ca.ts';
+import { ProblemSchema } from '../../shared/api/problem.ts';
+import { startHarness, type Caller, type Harness } from '../service.test-support.ts';
+import { GrantAnswers, inspectCertificate, makeUserKey, revokedBy } from './ca.test-support.ts';
+import { sshCaModule } from './routes.ts';
+
+const HOUR = 3600_000;
+
+describe('the SSH CA over HTTP', () => {
+  let harness: Harness;
+  let bob: Caller;
+  let publicKey: string;
+  const grants = new GrantAnswers();
+
+  before(async () => {
+    harness = await startHarness({ extraModules: [sshCaModule({ grants })] });
+    bob = await harness.as('bob');
+    publicKey = (await makeUserKey(harness.dir)).publicLine;
+  });
+  after(() => harness.stop());
+
+  async function problem(response: Response, status: number): Promise<string> {
+    const text = await response.text();
+    assert.equal(response.status, status, text);
+    return ProblemSchema.parse(JSON.parse(text)).message;
+  }
+
+  async function auditActions(action: string): Promise<{ actor: string; target: string; details: string }[]> {
+    return harness.service.db.all('SELECT actor, target, details FROM audit_log WHERE action = ? ORDER BY seq', [action]);
+  }
+
+  test('the CA public key is public, one line, the key file sshd is given', async () => {
+    const response = await harness.anonymous().get('/v1/ca/public-key');
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await response.text();
+    assert.equal(text, await readFile(join(harness.dir, 'keys', 'ssh-ca.pub'), 'utf8'));
+    assert.match(text, /^ssh-ed25519 AAAA\S+ custody-ssh-ca\n$/);
+  });
+
+  test('the owner of an active grant gets a certificate for its principals until its end, and it is audited', async () => {
+    const endsAt = Date.now() + HOUR;
+    grants.active('jr_http', 'bob', ['deploy'], endsAt);
+    const response = await bob.post('/v1/grants/jr_http/certificate', { publicKey });
+    assert.equal(response.status, 200, await response.clone().text());
+    const issued = IssuedCertificateSchema.parse(await response.json());
+    assert.equal(issued.grantId, 'jr_http');
+    assert.equal(issued.keyId, 'custody grant=jr_http sub=bob');
+    assert.deepEqual(issued.principals, ['deploy']);
+    assert.equal(issued.validBefore, Math.floor(endsAt / 1000) * 1000);
+    const facts = await inspectCertificate(harness.dir, issued.certificate);
+    assert.deepEqual([facts.serial, facts.keyId, facts.principals, facts.extensions], [issued.serial, issued.keyId, ['deploy'], ['permit-pty']]);
+    const [entry] = (await auditActions('ssh-ca.certificate.issue')).filter((e) => e.target === 'jr_http');
+    assert.equal(entry?.actor, 'bob');
+    assert.equal((JSON.parse(entry.details) as { serial: number }).serial, issued.serial);
+  });
+
+  test('a grant that is not active, not yours, unknown or over gets no certificate, with the reason', async () => {
+    grants.answers.set('jr_pending', { refused: 'not-active', message: 'grant jr_pending is PENDING, not ACTIVE' });
+    grants.answers.set('jr_over', { refused: 'expired', message: 'grant jr_over ended at 2026-11-25T10:00:00.000Z' });
+    grants.owners.set('jr_pending', 'bob');
+    grants.owners.set('jr_over', 'bob');
+    grants.active('jr_alices', 'alice', ['deploy'], Date.now() + HOUR);
+    assert.match(await problem(await bob.post('/v1/grants/jr_pending/certificate', { publicKey }), 409), /PENDING, not ACTIVE/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_over/certificate', { publicKey }), 409), /jr_over ended at/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_alices/certificate', { publicKey }), 403), /not yours/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_nothing/certificate', { publicKey }), 404), /jr_nothing does not exist/);
+    const issuedFor = await harness.service.db.all<{ grant_id: string }>('SELECT grant_id FROM ssh_certificates');
+    assert.deepEqual(issuedFor.filter((r) => r.grant_id !== 'jr_http' && r.grant_id !== 'jr_revoke'), []);
+  });
+
+  test('only a signed-in admin may ask', async () => {
+    grants.active('jr_roles', 'dave', ['deploy'], Date.now() + HOUR);
+    assert.match(await problem(await harness.anonymous().post('/v1/grants/jr_roles/certificate', { publicKey }), 401), /no access token/);
+    assert.match(await problem(await (await harness.as('dave')).post('/v1/grants/jr_roles/certificate', { publicKey }), 403), /needs the role admin/);
+  });
+
+  test('private keys, certificates, short RSA keys and several lines are refused, and a private key never reaches the log', async () => {
+    grants.active('jr_keys', 'bob', ['deploy'], Date.now() + HOUR);
+    const key = await makeUserKey(harness.dir);
+    const privateText = await readFile(key.file, 'utf8');
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey: privateText }), 400), /^body\.publicKey: this is a private key/);
+    const rsa = join(harness.dir, 'rsa2048');
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsa]);
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey: await readFile(`${rsa}.pub`, 'utf8') }), 400), /2048 bits is too short/);
+    const cert = (await (await bob.post('/v1/grants/jr_keys/certificate', { publicKey })).json()) as { certificate: string };
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey: cert.certificate }), 400), /this is a certificate/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey: `${publicKey}${publicKey}` }), 400), /must be one line/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey: 'A'.repeat(9000) }), 400), /at most 8192 characters/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey, extra: true }), 400), /not valid/);
+    const secretLine = privateText.split('\n')[2]!;
+    assert.ok(!harness.logs.join('').includes(secretLine), 'the private key is not logged');
+  });
+
+  test('path tricks in the grant id, malformed JSON and an oversized body are refused', async () => {
+    for (const path of ['/v1/grants/..%2F..%2Fetc%2Fpasswd/certificate', '/v1/grants/..%2f/certificate', '/v1/grants/.hidden/certificate', '/v1/grants/jr_x%00/certificate', '/v1/grants/jr%20x/certificate', `/v1/grants/${'a'.repeat(129)}/certificate`]) {
+      assert.match(await problem(await bob.post(path, { publicKey }), 400), /params\.grantId: must be 1-128 of A-Z a-z 0-9 _ -/, path);
+    }
+    // `..` and `%2E%2E` are resolved by the URL itself: they name another route, which does not exist.
+    for (const path of ['/v1/grants/../certificate', '/v1/grants/%2E%2E/certificate']) assert.match(await problem(await bob.post(path, { publicKey }), 404), /no route POST \/v1\/certificate/);
+    const malformed = await bob.request('POST', '/v1/grants/jr_keys/certificate', { body: '{"publicKey":', headers: { 'content-type': 'application/json' } });
+    assert.match(await problem(malformed, 400), /not valid JSON/);
+    assert.match(await problem(await bob.post('/v1/grants/jr_keys/certificate', { publicKey: 'x'.repeat(300 * 1024) }), 413), /larger than this route accepts/);
+  });
+
+  test('the KRL is public, and lists the certificates of a grant revoked since the last fetch', async () => {
+    grants.active('jr_revoke', 'bob', ['deploy'], Date.now() + HOUR);
+    const issued = IssuedCertificateSchema.parse(await (await bob.post('/v1/grants/jr_revoke/certificate', { publicKey })).json());
+    const first = await harness.anonymous().get('/v1/ca/krl');
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(await revokedBy(harness.dir, new Uint8Array(await first.arrayBuffer()), issued.certificate), false);
+
+    grants.answers.set('jr_revoke', { refused: 'revoked', message: 'grant jr_revoke was revoked' });
+    const second = await harness.anonymous().get('/v1/ca/krl');
+    const krl = new Uint8Array(await second.arrayBuffer());
+    assert.equal(await revokedBy(harness.dir, krl, issued.certificate), true);
+    assert.ok(Number(second.headers.get('x-custody-krl-version')) > Number(first.headers.get('x-custody-krl-version')));
+    await writeFile(join(harness.dir, 'served.krl'), krl);
+    assert.match(execFileSync('ssh-keygen', ['-Q', '-l', '-f', join(harness.dir, 'served.krl')], { encoding: 'utf8' }), new RegExp(`serial: ${issued.serial}\\n`));
+    const [entry] = (await auditActions('ssh-ca.certificate.revoke')).filter((e) => e.target === 'jr_revoke');
+    assert.equal(entry?.actor, 'system');
+    assert.deepEqual((JSON.parse(entry.details) as { serials: number[] }).serials, [issued.serial]);
+    assert.match(await problem(await bob.post('/v1/grants/jr_revoke/certificate', { publicKey }), 409), /revoked/);
+  });
+
+  test('the routes are in the OpenAPI document', async () => {
+    const doc = (await (await harness.anonymous().get('/openapi.json')).json()) as { paths: Record<string, unknown> };
+    for (const path of ['/v1/ca/public-key', '/v1/ca/krl', '/v1/grants/{grantId}/certificate']) assert.ok(path in doc.paths, path);
+  });
+});
