@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RoleGroupsSchema } from './auth/roles.ts';
+import { JitConfigSchema } from './jit/config.ts';
 
 const MiB = 1024 * 1024;
 
@@ -59,6 +60,7 @@ export const ServiceConfigSchema = z
         uploadBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(2 * 1024 * MiB),
       })
       .prefault({}),
+    jit: JitConfigSchema,
   })
   .superRefine((config, ctx) => {
     if (config.production && config.devIdp.enabled) ctx.addIssue({ code: 'custom', path: ['devIdp', 'enabled'], message: 'the dev IdP is never enabled in production' });

@@ -17,10 +17,11 @@ import { buildService } from './http/app.ts';
 import { loadServiceKeys } from './keys/service-keys.ts';
 import type { ServiceApp, ServiceContext, ServiceModule } from './http/context.ts';
 import { coreModule } from './http/core-routes.ts';
+import { jitModule } from './jit/index.ts';
 
 /** Every part of the API, in registration order. */
 export function serviceModules(): ServiceModule[] {
-  return [coreModule, auditModule];
+  return [coreModule, auditModule, jitModule()];
 }
 
 export interface RunningService {

@@ -4,7 +4,8 @@
  * enrollment 400–499, ingest and archive 500–599), so modules can add theirs independently.
  */
 import { AUDIT_MIGRATIONS } from '../audit/audit-log.ts';
+import { JIT_MIGRATIONS } from '../jit/migrations.ts';
 import { SSH_CA_MIGRATIONS } from '../ca/authority.ts';
 import type { Migration } from './migrate.ts';
 
-export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS, ...SSH_CA_MIGRATIONS].sort((a, b) => a.version - b.version);
+export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS, ...JIT_MIGRATIONS, ...SSH_CA_MIGRATIONS].sort((a, b) => a.version - b.version);
