@@ -14,7 +14,8 @@ import { PROVIDER_RULES } from './providers.ts';
 /**
  * Bumped whenever a rule is added, removed, or changes version. Org policies name the oldest set
  * they accept (policy.ts `builtinRules`). builtin-2: the generic rule's allowlist takes Go
- * module hashes, AWS resource ids and base64 of prose.
+ * module hashes, AWS resource ids and base64 of prose; credential rules repeat with `*` within
+ * their windows instead of counted repetitions.
  */
 export const BUILTIN_RULES_VERSION = 'builtin-2';
 
