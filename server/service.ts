@@ -18,10 +18,12 @@ import { loadServiceKeys } from './keys/service-keys.ts';
 import type { ServiceApp, ServiceContext, ServiceModule } from './http/context.ts';
 import { coreModule } from './http/core-routes.ts';
 import { jitModule } from './jit/index.ts';
+import { jitGrants } from './ca/jit-grants.ts';
+import { sshCaModule } from './ca/routes.ts';
 
 /** Every part of the API, in registration order. */
 export function serviceModules(): ServiceModule[] {
-  return [coreModule, auditModule, jitModule()];
+  return [coreModule, auditModule, jitModule(), sshCaModule({ grants: jitGrants })];
 }
 
 export interface RunningService {

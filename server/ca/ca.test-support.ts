@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { RunningSshd } from '../../test/support/sshd.ts';
 import type { Queryable } from '../db/database.ts';
 import type { GrantForCertificate, GrantLookup, GrantRefusal } from './authority.ts';
 
@@ -99,4 +100,70 @@ export class GrantAnswers implements GrantLookup {
     this.answers.set(id, { id, principals, endsAt });
     this.owners.set(id, owner);
   }
+}
+
+interface JitCallers {
+  readonly serviceAdmin: JitCaller;
+  readonly requester: JitCaller;
+  readonly approver: JitCaller;
+}
+
+/** What the harness's callers offer (service.test-support.ts `Caller`), all this needs. */
+interface JitCaller {
+  post(path: string, body: unknown): Promise<Response>;
+}
+
+async function created<T>(response: Response, status = 201): Promise<T> {
+  const text = await response.text();
+  if (response.status !== status) throw new Error(`expected ${status}, got ${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/**
+ * A grant made the way people make one, through the JIT module's API: a target (service
+ * admin), a policy for it, a request (requester), an approval (approver); started unless
+ * `start: false`. Returns the request id, which is the grant id.
+ */
+export async function grantThroughJit(
+  callers: JitCallers,
+  options: { host?: string; port?: number; principal: string; durationMinutes?: number; start?: boolean },
+): Promise<string> {
+  const tag = randomUUID().slice(0, 8);
+  const target = await created<{ id: string }>(
+    await callers.serviceAdmin.post('/v1/jit/targets', { name: `ca-${tag}`, host: options.host ?? '127.0.0.1', port: options.port ?? 22, principals: [options.principal], labels: [`ca-${tag}`], environment: 'dev' }),
+  );
+  await created(
+    await callers.serviceAdmin.post('/v1/jit/policies', {
+      id: `ca-${tag}`,
+      rules: { name: `ca ${tag}`, priority: 1, match: { label: `ca-${tag}` }, requesterGroups: ['custody-admins'], approverGroups: ['custody-approvers'], maxDurationMinutes: 240, reasonRequired: true },
+    }),
+  );
+  const request = await created<{ id: string }>(
+    await callers.requester.post('/v1/jit/requests', { targetId: target.id, principal: options.principal, durationMinutes: options.durationMinutes ?? 60, reason: 'certificate test' }),
+  );
+  await created(await callers.approver.post(`/v1/jit/requests/${request.id}/reviews`, { decision: 'approve', reason: 'fine' }), 200);
+  if (options.start !== false) await created(await callers.requester.post(`/v1/jit/requests/${request.id}/start`, {}), 200);
+  return request.id;
+}
+
+/**
+ * `ssh … true` to `sshd` as its user with only this key and certificate (no agent, no config,
+ * no password): whether it logged in, and what sshd logged meanwhile (why it refused).
+ */
+export async function sshLogin(sshd: RunningSshd, key: UserKey, certificate: string): Promise<{ ok: boolean; sshd: string; ssh: string }> {
+  const certFile = `${key.file}-cert.pub`;
+  await writeFile(certFile, `${certificate}\n`);
+  const logBefore = sshd.log().length;
+  const result = spawnSync(
+    'ssh',
+    [
+      ...['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${key.file}.known_hosts`],
+      ...['-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'PreferredAuthentications=publickey'],
+      ...['-o', `CertificateFile=${certFile}`, '-i', key.file, '-p', String(sshd.port), `${sshd.user}@127.0.0.1`, 'true'],
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  // sshd logs the outcome as the client leaves; give the pipe a moment to deliver it.
+  for (let i = 0; i < 50 && !/Accepted|Connection closed|Disconnected/.test(sshd.log().slice(logBefore)); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  return { ok: result.status === 0, sshd: sshd.log().slice(logBefore), ssh: result.stderr };
 }

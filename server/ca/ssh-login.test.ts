@@ -3,7 +3,6 @@
  * its KRL (RevokedKeys): what logs in and what does not is decided by sshd, not by us.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { migrate } from '../db/migrate.ts';
 import { MIGRATIONS } from '../db/migrations.ts';
 import { SqliteDatabase } from '../db/sqlite.ts';
 import { CertificateAuthority, isRefusal, keyIdFor, type IssuedCertificate } from './authority.ts';
-import { GrantAnswers, makeUserKey, type UserKey } from './ca.test-support.ts';
+import { GrantAnswers, makeUserKey, sshLogin, type UserKey } from './ca.test-support.ts';
 import { parseUserPublicKey } from './public-key.ts';
 
 const HOUR = 3600_000;
@@ -56,33 +55,7 @@ describe('certificates from the CA at a real sshd', { skip }, () => {
     return { key, issued };
   }
 
-  /** `ssh … true` with only this key and certificate; whether it logged in, and what sshd said meanwhile. */
-  async function login(key: UserKey, certificate: string): Promise<{ ok: boolean; sshd: string; ssh: string }> {
-    const certFile = `${key.file}-cert.pub`;
-    await writeFile(certFile, `${certificate}\n`);
-    const logBefore = sshd.log().length;
-    const result = spawnSync(
-      'ssh',
-      [
-        '-F', '/dev/null',
-        '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=no',
-        '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'IdentityAgent=none',
-        '-o', 'PreferredAuthentications=publickey',
-        '-o', `CertificateFile=${certFile}`,
-        '-i', key.file,
-        '-p', String(sshd.port),
-        `${sshd.user}@127.0.0.1`,
-        'true',
-      ],
-      { encoding: 'utf8', timeout: 30_000 },
-    );
-    // sshd logs the outcome before the client exits; a moment for the pipe to deliver it.
-    for (let i = 0; i < 50 && !/Accepted|Connection closed|Disconnected/.test(sshd.log().slice(logBefore)); i++) await new Promise((r) => setTimeout(r, 20));
-    return { ok: result.status === 0, sshd: sshd.log().slice(logBefore), ssh: result.stderr };
-  }
+  const login = (key: UserKey, certificate: string): ReturnType<typeof sshLogin> => sshLogin(sshd, key, certificate);
 
   test('a certificate from an active grant, naming the login, logs in', async () => {
     const { key, issued } = await certificateFor('jr_login', ['somebody', sshd.user]);
