@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ArchiveConfigSchema } from './archive/config.ts';
 import { RoleGroupsSchema } from './auth/roles.ts';
 import { JitConfigSchema } from './jit/config.ts';
 
@@ -61,6 +62,7 @@ export const ServiceConfigSchema = z
       })
       .prefault({}),
     jit: JitConfigSchema,
+    archive: ArchiveConfigSchema,
   })
   .superRefine((config, ctx) => {
     if (config.production && config.devIdp.enabled) ctx.addIssue({ code: 'custom', path: ['devIdp', 'enabled'], message: 'the dev IdP is never enabled in production' });

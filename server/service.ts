@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { auditModule } from './audit/routes.ts';
 import { AccessTokenVerifier } from './auth/access-token.ts';
+import { openBlobStore } from './blobs/open-blob-store.ts';
 import { sqlitePath, type ServiceConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
@@ -17,13 +18,15 @@ import { buildService } from './http/app.ts';
 import { loadServiceKeys } from './keys/service-keys.ts';
 import type { ServiceApp, ServiceContext, ServiceModule } from './http/context.ts';
 import { coreModule } from './http/core-routes.ts';
+import { archiveModule } from './archive/routes.ts';
+import { ingestModule } from './ingest/routes.ts';
 import { jitModule } from './jit/index.ts';
 import { jitGrants } from './ca/jit-grants.ts';
 import { sshCaModule } from './ca/routes.ts';
 
 /** Every part of the API, in registration order. */
 export function serviceModules(): ServiceModule[] {
-  return [coreModule, auditModule, jitModule(), sshCaModule({ grants: jitGrants })];
+  return [coreModule, auditModule, jitModule(), sshCaModule({ grants: jitGrants }), ingestModule(), archiveModule()];
 }
 
 export interface RunningService {
@@ -37,7 +40,7 @@ export interface RunningService {
 export interface StartOptions {
   readonly now?: () => number;
   readonly logStream?: DestinationStream | false;
-  /** Extra modules (tests of the HTTP layer itself). */
+  /** Extra modules (tests of the HTTP layer itself); one named like a built-in module replaces it (a test giving it its own dependencies). */
   readonly extraModules?: readonly ServiceModule[];
 }
 
@@ -63,9 +66,10 @@ export async function startService(config: ServiceConfig, options: StartOptions 
     const { app, context } = await buildService({
       config,
       db,
+      blobs: openBlobStore(config),
       keys,
       tokens,
-      modules: [...serviceModules(), ...(options.extraModules ?? [])],
+      modules: [...serviceModules().filter((m) => !options.extraModules?.some((extra) => extra.name === m.name)), ...(options.extraModules ?? [])],
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
     });

@@ -10,6 +10,7 @@ import type { DestinationStream } from 'pino';
 import { DEVICE_HEADER, DeviceIdSchema } from '../../shared/api/problem.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import type { AccessTokenVerifier, Principal } from '../auth/access-token.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
@@ -19,6 +20,7 @@ import type { ServiceApp, ServiceContext, ServiceModule } from './context.ts';
 export interface ServiceOptions {
   readonly config: ServiceConfig;
   readonly db: Database;
+  readonly blobs: BlobStore;
   readonly keys: ServiceKeys;
   readonly tokens: AccessTokenVerifier;
   readonly modules: readonly ServiceModule[];
@@ -100,6 +102,7 @@ export async function buildService(options: ServiceOptions): Promise<{ app: Serv
   const context: ServiceContext = {
     config,
     db,
+    blobs: options.blobs,
     keys: options.keys,
     now,
     principalOf,

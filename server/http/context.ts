@@ -7,6 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditEntry } from '../audit/audit-log.ts';
 import type { Principal } from '../auth/access-token.ts';
 import type { Role } from '../auth/roles.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
@@ -32,6 +33,8 @@ declare module 'fastify' {
 export interface ServiceContext {
   readonly config: ServiceConfig;
   readonly db: Database;
+  /** Where recordings are stored: write-once, with retention and legal hold. */
+  readonly blobs: BlobStore;
   /** The org root (certifies devices) and the service key (cosigns, signs receipts). */
   readonly keys: ServiceKeys;
   /** The server's clock (ms since the epoch): every deadline and lifecycle rule reads it. */

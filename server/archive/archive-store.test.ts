@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Receipt } from '../../shared/api/ingest.ts';
+import { serializeEvent, serializeHeader } from '../../shared/bundle/asciicast.ts';
+import { defaultHeader } from '../../shared/bundle/test-support.ts';
+import { describeDatabases } from '../db/backends.test-support.ts';
+import { expiredSessions, findStoredSession, insertQuarantine, insertStoredSession, listQuarantine, markExpired, searchSessions, setLegalHold, type NewStoredSession } from './archive-store.ts';
+import { plainText, sessionText } from './session-text.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 1);
+
+function stored(sessionId: string, overrides: Partial<NewStoredSession> = {}): NewStoredSession {
+  const receipt: Receipt = {
+    formatVersion: 1,
+    sessionId,
+    sha256: 'a'.repeat(64),
+    size: 1234,
+    uploadedSha256: 'b'.repeat(64),
+    storedAt: T0 + DAY,
+    storageKey: `recordings/2026/11/${sessionId}.custody`,
+    tree: { size: 10, root: 'AAAA' },
+    verdict: 'intact',
+    cosignedCheckpoints: 0,
+    serviceKeyId: 'c'.repeat(64),
+  };
+  return { sessionId, owner: 'alice', target: 'db-prod-1', grantId: 'grant-1', startedAt: T0, endedAt: T0 + 60_000, receipt, envelope: '{}', retainUntil: T0 + 30 * DAY, text: '', ...overrides };
+}
+
+test('session text: output events only, escape sequences and control characters removed', () => {
+  const cast = [
+    serializeHeader(defaultHeader()),
+    serializeEvent({ interval: 0.1, code: 'i', data: 'typed-only-word\r' }),
+    serializeEvent({ interval: 0.1, code: 'o', data: '\x1b[1;32mkubectl\x1b[0m get \x1b]0;title\x07pods\r\n' }),
+    serializeEvent({ interval: 0.1, code: 'm', data: 'redacted:github-pat' }),
+    serializeEvent({ interval: 0.1, code: 'x', data: '0' }),
+  ].join('\n') + '\n';
+  const text = sessionText(Buffer.from(cast));
+  assert.equal(text, 'kubectl get pods\n');
+  assert.equal(plainText('a\x07b\x1b[2Jc\r\nd'), 'abc\nd');
+});
+
+describeDatabases('archive index', (open) => {
+  test('search by owner, target, grant, start time and full text of the output; quoting keeps query syntax out', async () => {
+    const db = await open();
+    await db.transaction(async (tx) => {
+      await insertStoredSession(tx, stored('s1', { text: 'kubectl get pods -n payments\nNAME READY\n' }));
+      await insertStoredSession(tx, stored('s2', { owner: 'bob', target: 'web-1', grantId: 'grant-2', startedAt: T0 + DAY, text: 'sudo systemctl restart nginx\n' }));
+      await insertStoredSession(tx, stored('s3', { owner: 'bob', target: 'db-prod-1', grantId: null, startedAt: T0 + 2 * DAY, text: 'psql -c "select 1"\nkubectl logs api-7\n' }));
+    });
+    const ids = async (q: Parameters<typeof searchSessions>[1]): Promise<string[]> => (await searchSessions(db, q)).map((s) => s.sessionId);
+    assert.deepEqual(await ids({ limit: 10 }), ['s3', 's2', 's1'], 'newest first');
+    assert.deepEqual(await ids({ owner: 'bob', limit: 10 }), ['s3', 's2']);
+    assert.deepEqual(await ids({ target: 'db-prod-1', limit: 10 }), ['s3', 's1']);
+    assert.deepEqual(await ids({ grantId: 'grant-2', limit: 10 }), ['s2']);
+    assert.deepEqual(await ids({ from: T0 + DAY, to: T0 + 2 * DAY, limit: 10 }), ['s2']);
+    assert.deepEqual(await ids({ text: 'kubectl', limit: 10 }), ['s3', 's1']);
+    assert.deepEqual(await ids({ text: 'kubectl payments', limit: 10 }), ['s1'], 'every word must appear');
+    assert.deepEqual(await ids({ text: 'systemctl', owner: 'alice', limit: 10 }), []);
+    assert.deepEqual(await ids({ text: 'NGINX', limit: 10 }), ['s2'], 'case does not matter');
+    assert.deepEqual(await ids({ text: 'nginx" OR "kubectl', limit: 10 }), [], 'query syntax is read as words, all required');
+    assert.deepEqual(await ids({ text: '*) NEAR(', limit: 10 }), [], 'operators alone find nothing and do not fail');
+    assert.deepEqual(await ids({ limit: 1 }), ['s3']);
+  });
+
+  test('legal hold and retention: expired rows are listed unless held; marking one expired keeps its row and drops its text', async () => {
+    const db = await open();
+    await db.transaction(async (tx) => {
+      await insertStoredSession(tx, stored('old', { retainUntil: T0 + DAY, text: 'findme\n' }));
+      await insertStoredSession(tx, stored('held', { retainUntil: T0 + DAY }));
+      await insertStoredSession(tx, stored('young', { retainUntil: T0 + 90 * DAY }));
+      await setLegalHold(tx, 'held', true);
+    });
+    assert.deepEqual((await expiredSessions(db, T0 + 2 * DAY, 10)).map((s) => s.sessionId), ['old']);
+    assert.equal((await findStoredSession(db, 'held'))?.legalHold, true);
+    await db.transaction((tx) => markExpired(tx, 'old', T0 + 2 * DAY));
+    assert.equal((await findStoredSession(db, 'old'))?.expiredAt, T0 + 2 * DAY);
+    assert.deepEqual(await expiredSessions(db, T0 + 2 * DAY, 10), []);
+    assert.deepEqual(await searchSessions(db, { text: 'findme', limit: 10 }), []);
+    await db.transaction((tx) => setLegalHold(tx, 'held', false));
+    assert.deepEqual((await expiredSessions(db, T0 + 2 * DAY, 10)).map((s) => s.sessionId), ['held']);
+  });
+
+  test('a stored session id is unique, and the same quarantined object is recorded once', async () => {
+    const db = await open();
+    await db.transaction((tx) => insertStoredSession(tx, stored('dup')));
+    await assert.rejects(db.transaction((tx) => insertStoredSession(tx, stored('dup'))));
+    const entry = { sessionId: 'q1', uploader: 'alice', sha256: 'd'.repeat(64), size: 9, storageKey: `quarantine/q1/${'d'.repeat(64)}.custody`, reason: 'tampered', report: '{}', at: T0 };
+    assert.equal(await db.transaction((tx) => insertQuarantine(tx, entry)), true);
+    assert.equal(await db.transaction((tx) => insertQuarantine(tx, entry)), false);
+    assert.deepEqual((await listQuarantine(db, 10)).map((e) => [e.sessionId, e.reason]), [['q1', 'tampered']]);
+  });
+});

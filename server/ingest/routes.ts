@@ -1,0 +1,250 @@
+/**
+ * Ingest over HTTP: resumable uploads with tus (@tus/server, under /v1/uploads/), and the live
+ * checkpoint stream of a running session.
+ *
+ * Uploads: an admin creates an upload (POST, Upload-Length, Upload-Metadata with sessionId and
+ * sha256), sends it in PATCH chunks at offsets, and resumes after a broken connection with HEAD
+ * (tus answers the offset it holds). A PATCH at an offset the service does not hold is refused
+ * with 409 (a replayed chunk). Every tus request carries the bearer token, and an upload belongs
+ * to who created it. Upload-Length over `limits.uploadBytes` is refused with 413. The final
+ * PATCH answers with the ingest's result: 200 and the signed receipt, or 409/422 and why.
+ *
+ * Upload state lives on disk, in @tus/file-store under `<dataDir>/uploads` (the bytes, plus a
+ * JSON file per upload with its offset and metadata), so an upload resumes after the service
+ * restarts. Several instances share it when `dataDir/uploads` is a shared volume; with a
+ * bucket instead, @tus/s3-store (multipart uploads) and a database-backed tus Locker would take
+ * its place — not built yet: the lock is per process (tus MemoryLocker).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer, type Upload } from '@tus/server';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CheckpointAckSchema, CheckpointSubmitSchema, SessionStartedSchema, SessionStartSchema, UploadMetadataSchema } from '../../shared/api/ingest.ts';
+import { SessionParamsSchema } from '../../shared/api/archive.ts';
+import { fromBase64 } from '../../shared/bundle/bytes.ts';
+import { appendAudit } from '../audit/audit-log.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import type { ServiceContext, ServiceModule } from '../http/context.ts';
+import { badRequest } from '../http/errors.ts';
+import { findStoredSession } from '../archive/archive-store.ts';
+import { ingestBundle, type IngestAudit, type IngestDeps } from './ingest.ts';
+import { acceptCheckpoint, findLiveSession, startLiveSession } from './live-checkpoints.ts';
+import { ownKeysTrustSource, type TrustSource } from './trust.ts';
+
+export interface IngestModuleOptions {
+  /** Where bundles are stored; by default the service's (context.blobs). */
+  readonly blobs?: BlobStore;
+  /** The trust root to verify against; by default the service's own keys (enrollment supplies device keys). */
+  readonly trustRoot?: TrustSource;
+}
+
+const UPLOADS_PATH = '/v1/uploads';
+const UploadParamsSchema = z.strictObject({ uploadId: z.string().regex(/^[0-9a-f]{32}$/, 'is not an upload id') });
+
+/** A refusal inside a tus hook: @tus/server answers with its `status_code` and `body`. */
+class TusRefusal extends Error {
+  readonly status_code: number;
+  readonly body: string;
+
+  constructor(status: number, body: string) {
+    super(body);
+    this.name = 'TusRefusal';
+    this.status_code = status;
+    this.body = body;
+  }
+}
+
+function tusError(status: number, error: string, message: string): TusRefusal {
+  return new TusRefusal(status, JSON.stringify({ error, message }));
+}
+
+export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
+  let tus: TusServer | undefined;
+  return {
+    name: 'ingest',
+    async register(app, context) {
+      const { db, config, keys, now, principalOf, audit } = context;
+      const trustRoot = options.trustRoot ?? ownKeysTrustSource(keys);
+      const directory = join(config.dataDir, 'uploads');
+      const datastore = new FileStore({ directory });
+      // The Fastify request of each raw request tus handles: who is calling.
+      const callers = new WeakMap<IncomingMessage, FastifyRequest>();
+      const callerOf = (req: unknown): FastifyRequest => {
+        const raw = (req as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+        const request = raw === undefined ? undefined : callers.get(raw);
+        if (request === undefined) throw tusError(500, 'internal', 'the upload request lost its caller');
+        return request;
+      };
+      const deps: IngestDeps = { db, keys, blobs: options.blobs ?? context.blobs, trustRoot, now, retentionDays: config.archive.retentionDays, log: app.log };
+
+      const server = new TusServer({
+        path: UPLOADS_PATH,
+        datastore,
+        maxSize: config.limits.uploadBytes,
+        relativeLocation: true,
+        // Upload ids are ours: 32 hex digits, nothing a path could be made of.
+        async onUploadCreate(req, upload) {
+          const request = callerOf(req);
+          const who = principalOf(request);
+          if (upload.sizeIsDeferred || upload.size === undefined) throw tusError(400, 'bad-request', 'send Upload-Length: the size of the bundle is known before it is sent');
+          const parsed = UploadMetadataSchema.safeParse(upload.metadata ?? {});
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            throw tusError(400, 'bad-request', `Upload-Metadata ${issue?.path.join('.') || ''}: ${issue?.message ?? 'is not valid'}`);
+          }
+          const { sessionId, sha256 } = parsed.data;
+          const stored = await findStoredSession(db, sessionId);
+          if (stored !== undefined && stored.owner !== who.subject) throw tusError(403, 'forbidden', `session ${sessionId} belongs to someone else`);
+          if (stored !== undefined && stored.receipt.uploadedSha256 !== sha256) {
+            throw tusError(409, 'conflict', `session ${sessionId} is already stored from another bundle; a stored recording is never replaced`);
+          }
+          const live = await findLiveSession(db, sessionId);
+          if (live !== undefined && live.owner !== who.subject) throw tusError(403, 'forbidden', `session ${sessionId} belongs to someone else`);
+          return { metadata: { sessionId, sha256, owner: who.subject } };
+        },
+        async onIncomingRequest(req, uploadId) {
+          if (req.method === 'POST') return;
+          const who = principalOf(callerOf(req));
+          let upload: Upload;
+          try {
+            upload = await datastore.getUpload(uploadId);
+          } catch {
+            throw tusError(404, 'not-found', `upload ${uploadId} does not exist (finished uploads are removed once ingested)`);
+          }
+          // Another user's upload is answered as if it did not exist.
+          if (upload.metadata?.['owner'] !== who.subject) throw tusError(404, 'not-found', `upload ${uploadId} does not exist`);
+        },
+        async onUploadFinish(req, upload) {
+          const request = callerOf(req);
+          let outcome;
+          try {
+            const bytes = await readFile(join(directory, upload.id));
+            outcome = await ingestBundle(
+              deps,
+              { bytes, sessionId: upload.metadata?.['sessionId'] ?? '', declaredSha256: upload.metadata?.['sha256'] ?? '', uploader: principalOf(request).subject },
+              (tx, action, target, details) => audit(tx, request, action, target, { ...details, upload: upload.id }),
+            );
+          } catch (error) {
+            // The upload stays complete on disk and is ingested again at the next start.
+            request.log.error({ err: error, upload: upload.id }, 'ingest failed');
+            throw tusError(503, 'unavailable', 'the bundle arrived, but the service could not finish ingesting it; it will be ingested when the service restarts, and GET /v1/sessions/:id/receipt then answers');
+          }
+          // Stored or quarantined, the bytes are now in the blob store: the upload is done with.
+          await datastore.remove(upload.id);
+          if (outcome.kind === 'refused') throw new TusRefusal(outcome.status, JSON.stringify(outcome.body));
+          return { status_code: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(outcome.result) };
+        },
+      });
+      tus = server;
+
+      // tus reads the request body itself: leave it unread for the upload routes.
+      app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
+      const handOver = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+        callers.set(request.raw, request);
+        reply.hijack();
+        await server.handle(request.raw, reply.raw);
+      };
+      const hidden = { hide: true } as const;
+      for (const url of [UPLOADS_PATH, `${UPLOADS_PATH}/`]) {
+        app.route({ method: 'POST', url, config: { access: ['admin'] }, schema: { ...hidden, summary: 'tus: create an upload' }, handler: handOver });
+        app.route({ method: 'OPTIONS', url, config: { access: 'public' }, schema: hidden, handler: handOver });
+      }
+      const withId = `${UPLOADS_PATH}/:uploadId`;
+      app.route({ method: ['HEAD', 'PATCH'], url: withId, config: { access: ['admin'] }, schema: { ...hidden, params: UploadParamsSchema }, handler: handOver });
+      app.route({ method: 'OPTIONS', url: withId, config: { access: 'public' }, schema: { ...hidden, params: UploadParamsSchema }, handler: handOver });
+
+      await resumePendingIngests(context, deps, datastore, directory);
+
+      app.post(
+        '/v1/sessions/:sessionId',
+        {
+          config: { access: ['admin'] },
+          schema: {
+            summary: 'Start a live session: the session key certificate its checkpoints will be signed under',
+            params: SessionParamsSchema,
+            body: SessionStartSchema,
+            response: { 200: SessionStartedSchema, 201: SessionStartedSchema },
+          },
+        },
+        async (request, reply) => {
+          const certBytes = fromBase64(request.body.sessionKeyCert);
+          if (certBytes === undefined) throw badRequest('body.sessionKeyCert is not base64');
+          const deviceCertBytes = request.body.deviceCert === undefined ? undefined : fromBase64(request.body.deviceCert);
+          if (request.body.deviceCert !== undefined && deviceCertBytes === undefined) throw badRequest('body.deviceCert is not base64');
+          const root = await trustRoot(db);
+          const { sessionId } = request.params;
+          const result = await db.transaction(async (tx) => {
+            const started = await startLiveSession(tx, { sessionId, owner: principalOf(request).subject, certBytes, deviceCertBytes, trustRoot: root, now: now() });
+            if (started.created) await audit(tx, request, 'ingest.session.start', sessionId, { deviceKeyId: started.session.deviceKeyId, sessionKeyId: started.session.sessionKeyId });
+            return started;
+          });
+          return reply
+            .status(result.created ? 201 : 200)
+            .send({ sessionId, sessionKeyId: result.session.sessionKeyId, deviceKeyId: result.session.deviceKeyId, checkpoints: result.held });
+        },
+      );
+
+      app.post(
+        '/v1/sessions/:sessionId/checkpoints',
+        {
+          config: { access: ['admin'] },
+          schema: {
+            summary: 'Stream one signed checkpoint; the service checks it extends the chain it holds, cosigns it and answers with the cosigned note',
+            params: SessionParamsSchema,
+            body: CheckpointSubmitSchema,
+            response: { 200: CheckpointAckSchema, 201: CheckpointAckSchema },
+          },
+        },
+        async (request, reply) => {
+          const { sessionId } = request.params;
+          const { checkpoint, created } = await db.transaction(async (tx) => {
+            const accepted = await acceptCheckpoint(tx, { sessionId, caller: principalOf(request).subject, note: request.body.note, service: keys.service, now: now() });
+            // The chain of checkpoints is itself a signed, hash-chained log; the audit log records
+            // where a session's stream starts (above) and where it ends, not every keystroke's checkpoint.
+            if (accepted.created && accepted.checkpoint.kind === 'seal') {
+              await audit(tx, request, 'ingest.session.seal', sessionId, { index: accepted.checkpoint.index, size: accepted.checkpoint.size, root: accepted.checkpoint.root });
+            }
+            return accepted;
+          });
+          return reply.status(created ? 201 : 200).send({ index: checkpoint.index, size: checkpoint.size, cosigned: checkpoint.cosigned });
+        },
+      );
+    },
+    close() {
+      tus?.removeAllListeners();
+    },
+  };
+}
+
+/**
+ * Uploads whose last byte arrived but whose ingest did not finish (the service stopped in
+ * between): ingest them now, as the service, so that no complete upload is left unjudged.
+ */
+async function resumePendingIngests(context: ServiceContext, deps: IngestDeps, datastore: FileStore, directory: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!/^[0-9a-f]{32}\.json$/.test(name)) continue;
+    const id = name.slice(0, -'.json'.length);
+    let upload: Upload;
+    try {
+      upload = await datastore.getUpload(id);
+    } catch {
+      continue;
+    }
+    if (upload.size === undefined || upload.offset !== upload.size) continue;
+    const uploader = upload.metadata?.['owner'] ?? 'unknown';
+    const auditAs: IngestAudit = (tx, action, target, details) => appendAudit(tx, { actor: 'system', action, target, details: { ...details, upload: id, uploader } }, context.now());
+    const bytes = await readFile(join(directory, id));
+    const outcome = await ingestBundle(deps, { bytes, sessionId: upload.metadata?.['sessionId'] ?? '', declaredSha256: upload.metadata?.['sha256'] ?? '', uploader }, auditAs);
+    deps.log.info({ upload: id, outcome: outcome.kind }, 'ingest: finished an upload that completed before the service stopped');
+    await datastore.remove(id);
+  }
+}
