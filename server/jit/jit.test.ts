@@ -23,7 +23,7 @@ interface Received {
 }
 
 /** A webhook receiver on loopback that fails its first delivery (to see the retry). */
-async function startReceiver(): Promise<{ url: string; received: Received[]; server: Server; waitFor(n: number): Promise<void> }> {
+async function startReceiver(): Promise<{ url: string; received: Received[]; calls: () => number; server: Server; waitFor(done: () => boolean): Promise<void> }> {
   const received: Received[] = [];
   const waiters: (() => void)[] = [];
   let calls = 0;
@@ -45,9 +45,10 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; ser
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/secret-path`,
     received,
+    calls: () => calls,
     server,
-    async waitFor(n) {
-      while (received.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
+    async waitFor(done) {
+      while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }
@@ -216,6 +217,9 @@ describe('JIT access over HTTP', () => {
     await refused(await file(frank, { ...prodRequest, targetId: prodDb.id }), 403, /no policy lets your groups/);
     await refused(await file(alice, { ...prodRequest, targetId: stagingApp.id }), 403, /no policy/);
     await refused(await file(alice, { ...prodRequest, targetId: prodDb.id, durationMinutes: 0 }), 400, /durationMinutes/);
+    await refused(await alice.request('POST', '/v1/jit/requests', { body: '{"targetId": ', headers: { 'content-type': 'application/json' } }), 400, /not valid JSON/);
+    await refused(await file(alice, { ...prodRequest, targetId: prodDb.id, extra: 'field' }), 400, /extra|unrecognized/i);
+    await refused(await file(alice, { ...prodRequest, targetId: prodDb.id, reason: 'x'.repeat(300_000) }), 413, /larger/);
   });
 
   test('two distinct approvers approve, the requester starts and drops the grant; the SSH CA sees it only while active', async () => {
@@ -273,6 +277,13 @@ describe('JIT access over HTTP', () => {
     assert.equal((await json<AccessRequestBody>(await dave.get(`/v1/jit/requests/${alices.id}`), 200)).state, 'CANCELLED');
     const mine = await json<{ requests: AccessRequestBody[] }>(await alice.get('/v1/jit/requests?state=CANCELLED'), 200);
     assert.deepEqual(mine.requests.map((r) => r.id), [alices.id]);
+  });
+
+  test('the OpenAPI document describes the JIT routes', async () => {
+    const document = await json<{ paths: Record<string, unknown> }>(await harness.anonymous().get('/openapi.json'), 200);
+    for (const path of ['/v1/jit/targets', '/v1/jit/policies/{id}', '/v1/jit/requests/dry-run', '/v1/jit/requests/{id}/reviews', '/v1/jit/inbox', '/v1/jit/events', '/v1/jit/events/ticket']) {
+      assert.ok(path in document.paths, `${path} is in /openapi.json`);
+    }
   });
 
   test('malformed ids and path tricks are refused before anything is read', async () => {
@@ -405,8 +416,6 @@ describe('JIT access over HTTP', () => {
     const url = new URL('/v1/jit/events', harness.service.url).toString();
     const erinStream = await openSse(url, { authorization: `Bearer ${erin.tokens.accessToken}` });
     await erinStream.next((f) => f.comment === 'connected');
-    const before = receiver.received.length;
-
     await refused(await file(alice, { targetId: prodDb.id, principal: 'postgres', durationMinutes: 15, breakGlass: true }), 400, /reason/);
     await refused(await file(carol, { ...prodRequest, targetId: prodDb.id, breakGlass: true }), 403, /break glass/);
     const glass = await json<AccessRequestBody>(await file(alice, { ...prodRequest, targetId: prodDb.id, durationMinutes: 15, breakGlass: true, reason: 'primary is down' }), 201);
@@ -417,8 +426,10 @@ describe('JIT access over HTTP', () => {
     assert.deepEqual([alert.type, alert.breakGlass], ['break-glass.opened', true]);
     assert.ok((await events()).includes(`jit.break-glass.open ${glass.id} alice`));
 
-    // The webhook: signed, retried after the receiver's first failure, never blocking the call.
-    await receiver.waitFor(before + 1);
+    // The webhook: every event delivered, signed, the one the receiver failed first retried.
+    const seqs = (): Set<number> => new Set(receiver.received.map((r) => (JSON.parse(r.body) as JitEventBody).seq));
+    await receiver.waitFor(() => Array.from({ length: alert.seq }, (_, i) => i + 1).every((seq) => seqs().has(seq)));
+    assert.equal(receiver.calls(), receiver.received.length + 1);
     const delivered = receiver.received.find((r) => (JSON.parse(r.body) as JitEventBody).requestId === glass.id);
     assert.ok(delivered !== undefined);
     const timestamp = String(delivered.headers['x-custody-timestamp']);
@@ -442,17 +453,35 @@ describe('JIT access over HTTP', () => {
     erinStream.close();
   });
 
+  test('a service admin may revoke any active grant', async () => {
+    const carols = await json<AccessRequestBody>(await file(carol, { ...prodRequest, targetId: prodDb.id }), 201);
+    await json(await carol.post(`/v1/jit/requests/${carols.id}/start`, {}), 200);
+    await refused(await dave.post(`/v1/jit/requests/${carols.id}/revoke`, { reason: 'audit finding' }), 403, /approver or service-admin/);
+    const revoked = await json<AccessRequestBody>(await erin.post(`/v1/jit/requests/${carols.id}/revoke`, { reason: 'audit finding' }), 200);
+    assert.deepEqual([revoked.state, revoked.closedBy, revoked.closeReason], ['REVOKED', 'erin', 'audit finding']);
+  });
+
   test('a disabled target takes no new requests', async () => {
     await json<TargetBody>(await erin.request('PATCH', `/v1/jit/targets/${devWeb.id}`, { body: '{"disabled":true}', headers: { 'content-type': 'application/json' } }), 200);
     await refused(await file(alice, { targetId: devWeb.id, principal: 'deploy', durationMinutes: 10 }), 409, /disabled/);
     assert.ok((await events()).some((e) => e.startsWith(`jit.target.disable ${devWeb.id} erin`)));
   });
+
+  test('a stream ends with an expired event when the token it was opened with expires', async () => {
+    // The token is still accepted within the clock tolerance, but its expiry has passed.
+    clock = Date.now() + alice.tokens.expiresIn * 1000 + 5_000;
+    const stream = await openSse(new URL('/v1/jit/events', harness.service.url).toString(), { authorization: `Bearer ${alice.tokens.accessToken}` });
+    assert.equal(stream.status, 200);
+    assert.equal((await stream.next((f) => f.event !== undefined)).event, 'expired');
+    await assert.rejects(stream.next(), /the event stream ended/);
+  });
 });
 
-describe('the JIT sweeper', () => {
-  test('settles expiries whether or not anyone reads', async () => {
+describe('the JIT sweeper, resync and shutdown', () => {
+  test('the sweeper settles expiries whether or not anyone reads; an old Last-Event-ID gets resync; open streams do not hold the service', async () => {
     let clock = Date.now();
-    const harness = await startHarness({ now: () => clock, accessTokenTtlSeconds: 24 * 3600, config: { jit: { pendingExpirySeconds: 60, sweepIntervalMs: 20 } } });
+    const harness = await startHarness({ now: () => clock, accessTokenTtlSeconds: 24 * 3600, config: { jit: { pendingExpirySeconds: 60, sweepIntervalMs: 20, eventBuffer: 2 } } });
+    let stopped = false;
     try {
       const [erin, alice] = await Promise.all([harness.as('erin'), harness.as('alice')]);
       const target = await json<TargetBody>(await erin.post('/v1/jit/targets', { name: 't', host: 't.test', principals: ['ops'], environment: 'dev' }), 201);
@@ -467,8 +496,25 @@ describe('the JIT sweeper', () => {
       }
       const audit = await readAudit(db, 0, 100);
       assert.ok(audit.some((e) => e.action === 'jit.request.expire' && e.target === filed.id && e.actor === 'system'));
-    } finally {
+
+      // Events 1 (created) and 2 (expired), then 3 and 4: the buffer of two holds 3 and 4 only.
+      for (let i = 0; i < 2; i++) await json(await alice.post('/v1/jit/requests', { targetId: target.id, principal: 'ops', durationMinutes: 5 }), 201);
+      const url = new URL('/v1/jit/events', harness.service.url).toString();
+      const stale = await openSse(url, { authorization: `Bearer ${alice.tokens.accessToken}`, 'last-event-id': '1' });
+      assert.equal((await stale.next((f) => f.event !== undefined || isEvent(f))).event, 'resync');
+      stale.close();
+      const recent = await openSse(url, { authorization: `Bearer ${alice.tokens.accessToken}`, 'last-event-id': '3' });
+      assert.equal((await recent.next(isEvent)).id, '4');
+      // Left open: stopping the service must end it.
+      const ended = recent.next((f) => f.comment === 'never sent').then(
+        () => 'frame',
+        (error: Error) => error.message,
+      );
+      stopped = true;
       await harness.stop();
+      assert.match(await ended, /the event stream ended/);
+    } finally {
+      if (!stopped) await harness.stop();
     }
   });
 });

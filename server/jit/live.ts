@@ -102,7 +102,9 @@ export class LiveStreams {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     write(res, 'retry: 2000\n\n');
     if (lastEventId !== undefined) {
-      const replay = this.#buffer.after(lastEventId, await lastEventSeq(this.#options.db));
+      // Without the newest number nothing says the buffer is enough: the client reads afresh.
+      const newest = await lastEventSeq(this.#options.db).catch(() => Number.POSITIVE_INFINITY);
+      const replay = this.#buffer.after(lastEventId, newest);
       if (replay === undefined) write(res, `event: ${SSE_RESYNC}\ndata: {}\n\n`);
       else for (const event of replay) this.#send(stream, event);
     }
