@@ -135,6 +135,16 @@ describe('the SSH CA over HTTP, on grants of the JIT module', () => {
     assert.match(await problem(await bob.post(`/v1/grants/${grantId}/certificate`, { publicKey }), 409), /revoked/);
   });
 
+  test('hosts fetching the KRL at once after a revocation all get it listed, and it is revoked once', async () => {
+    const grantId = await bobsGrant();
+    const issued = IssuedCertificateSchema.parse(await (await bob.post(`/v1/grants/${grantId}/certificate`, { publicKey })).json());
+    await (await harness.anonymous().get('/v1/ca/krl')).arrayBuffer();
+    assert.equal((await carol.post(`/v1/jit/requests/${grantId}/revoke`, { reason: 'incident 43' })).status, 200);
+    const krls = await Promise.all(Array.from({ length: 20 }, async () => new Uint8Array(await (await harness.anonymous().get('/v1/ca/krl')).arrayBuffer())));
+    for (const krl of krls) assert.equal(await revokedBy(harness.dir, krl, issued.certificate), true);
+    assert.equal((await auditActions('ssh-ca.certificate.revoke')).filter((e) => e.target === grantId).length, 1);
+  });
+
   test('the routes are in the OpenAPI document', async () => {
     const doc = (await (await harness.anonymous().get('/openapi.json')).json()) as { paths: Record<string, unknown> };
     for (const path of ['/v1/ca/public-key', '/v1/ca/krl', '/v1/grants/{grantId}/certificate']) assert.ok(path in doc.paths, path);

@@ -27,6 +27,36 @@ const REFUSAL_STATUS: Record<GrantRefusal['refused'], HttpError['code']> = {
   'not-certifiable': 'conflict',
 };
 
+/**
+ * `run` once at a time however many call (the KRL is public: a crowd of hosts must not start a
+ * crowd of lookups). A caller arriving while a run is under way waits for the next one, which
+ * starts after it, so what it gets reflects every change committed before it asked.
+ */
+function singleFlight(run: () => Promise<unknown>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    const current = run().then(() => undefined);
+    running = current;
+    // Its callers see how it ended; here it only frees the slot.
+    void current.then(settled, settled).then(() => {
+      if (running === current) running = undefined;
+    });
+    return current;
+  };
+  return () => {
+    if (next !== undefined) return next;
+    if (running === undefined) return start();
+    next = running.then(settled, settled).then(() => {
+      next = undefined;
+      return start();
+    });
+    return next;
+  };
+}
+
+const settled = (): void => undefined;
+
 export interface SshCaModuleOptions {
   readonly grants: GrantLookup;
   /** Where ssh-keygen is; by default found on PATH. */
@@ -48,6 +78,12 @@ export function sshCaModule(options: SshCaModuleOptions): ServiceModule & { auth
       loaded = await CertificateAuthority.load(join(config.dataDir, 'keys'), options.sshKeygen === undefined ? {} : { sshKeygen: options.sshKeygen });
       options.onReady?.(loaded);
       const ca = loaded;
+      // Grants revoked or ended since the last fetch: their certificates join the list first.
+      const reconcile = singleFlight(() =>
+        ca.revokeCertificatesOfInactiveGrants(db, options.grants, now(), (tx, grantId, serials, reason) =>
+          appendAudit(tx, { actor: 'system', action: 'ssh-ca.certificate.revoke', target: grantId, details: { serials, reason } }, now()),
+        ),
+      );
 
       app.get(
         '/v1/ca/public-key',
@@ -65,10 +101,7 @@ export function sshCaModule(options: SshCaModuleOptions): ServiceModule & { auth
           schema: { summary: "The OpenSSH key revocation list (binary), for sshd's RevokedKeys; x-custody-krl-version says how current it is" },
         },
         async (_request, reply) => {
-          // Grants revoked or ended since the last fetch: their certificates join the list first.
-          await ca.revokeCertificatesOfInactiveGrants(db, options.grants, now(), (tx, grantId, serials, reason) =>
-            appendAudit(tx, { actor: 'system', action: 'ssh-ca.certificate.revoke', target: grantId, details: { serials, reason } }, now()),
-          );
+          await reconcile();
           const krl = await ca.krl(db, now());
           return reply.type('application/octet-stream').header('cache-control', 'no-cache').header('x-custody-krl-version', String(krl.version)).send(Buffer.from(krl.bytes));
         },
