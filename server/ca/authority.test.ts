@@ -195,6 +195,28 @@ describeDatabases('the SSH CA', (open) => {
     assert.match(execFileSync('ssh-keygen', ['-Q', '-l', '-f', join(dir, 'listed.krl')], { encoding: 'utf8' }), new RegExp(`# KRL version ${updated.version}\n`));
   });
 
+  test('certificates of grants the lookup no longer calls active (revoked, ended) are revoked by reconciling; others are kept', async () => {
+    for (const id of ['jr_rec_revoked', 'jr_rec_ended', 'jr_rec_active', 'jr_rec_gone']) grants.active(id, 'bob', ['deploy'], now + HOUR);
+    const certs = await Promise.all(['jr_rec_revoked', 'jr_rec_ended', 'jr_rec_active', 'jr_rec_gone'].map((id) => issue(id)));
+    grants.answers.set('jr_rec_revoked', { refused: 'revoked', message: 'grant jr_rec_revoked was revoked' });
+    grants.answers.set('jr_rec_ended', { refused: 'ended', message: 'grant jr_rec_ended has ended' });
+    grants.answers.set('jr_rec_gone', { refused: 'not-found', message: 'grant jr_rec_gone does not exist' });
+    const audited: string[] = [];
+    const record = async (_tx: unknown, grantId: string, serials: number[], reason: string): Promise<void> => {
+      audited.push(`${grantId} ${serials.join(',')} ${reason}`);
+    };
+    const revoked = await ca.revokeCertificatesOfInactiveGrants(db, grants, now + 1000, record);
+    assert.deepEqual(revoked.sort((a, b) => a - b), [certs[0]!.serial, certs[1]!.serial]);
+    assert.deepEqual(audited.sort(), [
+      `jr_rec_ended ${certs[1]!.serial} grant no longer active: grant jr_rec_ended has ended`,
+      `jr_rec_revoked ${certs[0]!.serial} grant no longer active: grant jr_rec_revoked was revoked`,
+    ]);
+    assert.deepEqual(await ca.revokeCertificatesOfInactiveGrants(db, grants, now + 2000, record), [], 'nothing twice');
+    assert.equal(audited.length, 2);
+    const krl = await ca.krl(db, now + 3000);
+    assert.deepEqual(await Promise.all(certs.map((c) => revokedBy(dir, krl.bytes, c.certificate))), [true, true, false, false]);
+  });
+
   test('another instance builds the same KRL from the records, leaving out revoked certificates that have expired anyway', async () => {
     grants.active('jr_short', 'bob', ['deploy'], now + 60_000);
     grants.active('jr_long', 'bob', ['deploy'], now + HOUR);
