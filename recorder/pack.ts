@@ -107,7 +107,7 @@ export interface PackInput {
   /** The checkpoints to pack; default: the spool's checkpoints.notes as it is. */
   readonly notes?: Uint8Array;
   readonly deviceKey: Ed25519Signer;
-  /** The org root's certificate for the device key, once enrolled. */
+  /** The org root's certificate for the device key; default: the spool's device-cert.dsse.json, if the session had one. */
   readonly deviceCert?: Uint8Array;
   readonly scan: CastScan;
   readonly sealed: boolean;
@@ -122,6 +122,10 @@ export async function packSpool(input: PackInput): Promise<string> {
   const { meta, scan, spoolDir } = input;
   const notes = Buffer.from(input.notes ?? (await readFile(join(spoolDir, SPOOL_FILES.notes))));
   const sessionKeyCert = await readFile(join(spoolDir, SPOOL_FILES.sessionKey));
+  const deviceCert = input.deviceCert ?? (await readFile(join(spoolDir, SPOOL_FILES.deviceCert)).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // not enrolled: a bundle without one
+    throw error;
+  }));
   const predicate: SessionPredicate = {
     formatVersion: FORMAT_VERSION,
     sessionId: meta.sessionId,
@@ -143,7 +147,7 @@ export async function packSpool(input: PackInput): Promise<string> {
     { name: NOTES_ENTRY, digest: { sha256: sha(notes) } },
     { name: SESSION_KEY_ENTRY, digest: { sha256: sha(sessionKeyCert) } },
   ];
-  if (input.deviceCert !== undefined) subject.push({ name: DEVICE_CERT_ENTRY, digest: { sha256: sha(input.deviceCert) } });
+  if (deviceCert !== undefined) subject.push({ name: DEVICE_CERT_ENTRY, digest: { sha256: sha(deviceCert) } });
   const statement: Statement = { _type: STATEMENT_TYPE, subject, predicateType: PREDICATE_TYPE, predicate };
   const manifest = serializeEnvelope(signEnvelope(nodeSuite, MANIFEST_PAYLOAD_TYPE, utf8(JSON.stringify(statement)), input.deviceKey));
 
@@ -156,7 +160,7 @@ export async function packSpool(input: PackInput): Promise<string> {
   else zip.addBuffer(Buffer.alloc(0), CAST_ENTRY, options);
   zip.addBuffer(notes, NOTES_ENTRY, options);
   zip.addBuffer(sessionKeyCert, SESSION_KEY_ENTRY, options);
-  if (input.deviceCert !== undefined) zip.addBuffer(Buffer.from(input.deviceCert), DEVICE_CERT_ENTRY, options);
+  if (deviceCert !== undefined) zip.addBuffer(Buffer.from(deviceCert), DEVICE_CERT_ENTRY, options);
   zip.end();
 
   const temp = `${meta.bundlePath}.${process.pid}.partial`;

@@ -37,6 +37,13 @@ export const OpenCallSchema = z.strictObject({
   redactionPolicy: RedactionPolicySchema,
   /** Where to write the sealed bundle; defaults to the recorder's bundle folder. */
   bundlePath: z.string().min(1).max(4096).optional(),
+  /**
+   * The org root's certificate for this device's key (keys/device-cert.dsse.json, the DSSE bytes
+   * the central service returned at enrollment). Packed into the bundle so that it verifies as
+   * trusted against the org's trust root. Refused (the session does not start) if it certifies
+   * another key.
+   */
+  deviceCert: bytes.refine((value) => value.length <= 64 * 1024, 'must be at most 64 KiB').optional(),
 });
 export type OpenCall = z.infer<typeof OpenCallSchema>;
 

@@ -14,7 +14,13 @@ import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'no
 import { Worker } from 'node:worker_threads';
 import * as pty from 'node-pty';
 import {
+  DEVICE_CERT_ENTRY,
+  DEVICE_CERT_PAYLOAD_TYPE,
+  DeviceCertSchema,
+  equalBytes,
   FORMAT_VERSION,
+  fromBase64,
+  openEnvelope,
   SESSION_KEY_PAYLOAD_TYPE,
   originForSession,
   serializeEnvelope,
@@ -73,6 +79,19 @@ function sessionKeyName(sessionId: string): string {
 function rawPublicKey(key: KeyObject): Uint8Array {
   const der = key.export({ format: 'der', type: 'spki' });
   return new Uint8Array(der.subarray(der.length - 32));
+}
+
+/**
+ * A device certificate for another key would make every bundle of the session read as tampered
+ * (docs/bundle-format.md §7.6): refuse it before anything starts. Its signature is the org's to
+ * judge; the recorder does not know the org root.
+ */
+function checkDeviceCert(bytes: Uint8Array, devicePublicKey: Uint8Array): void {
+  const opened = openEnvelope(bytes, DEVICE_CERT_ENTRY, DEVICE_CERT_PAYLOAD_TYPE);
+  const cert = DeviceCertSchema.safeParse(opened.body);
+  if (!cert.success) throw new Error(`the device certificate is not valid: ${cert.error.issues[0]?.message ?? 'invalid'}`);
+  const certified = fromBase64(cert.data.devicePublicKey);
+  if (certified === undefined || !equalBytes(certified, devicePublicKey)) throw new Error('the device certificate is for another device key than this recorder\'s');
 }
 
 export class RecordedSession {
@@ -152,7 +171,8 @@ export class RecordedSession {
       policyVersion: policyVersionString(call.redactionPolicy),
       bundlePath,
     };
-    const spoolDir = await createSpool(deps.spoolRoot, meta, certBytes);
+    if (call.deviceCert !== undefined) checkDeviceCert(call.deviceCert, deps.deviceKey.publicKey);
+    const spoolDir = await createSpool(deps.spoolRoot, meta, certBytes, call.deviceCert);
     const term = call.env['TERM'] ?? 'xterm-256color';
     const header: CastHeader = {
       version: 3,

@@ -7,6 +7,7 @@
  *   session.cast            asciicast v3 lines, appended
  *   checkpoints.notes       signed checkpoints, appended
  *   session-key.dsse.json   the device key's certificate for the session key
+ *   device-cert.dsse.json   the org root's certificate for the device key, when the open call gave one
  *
  * Appends are queued and written by one loop, never on the caller's stack;
  * sync() resolves when everything queued so far is on disk (fdatasync). The
@@ -36,6 +37,7 @@ export const SPOOL_FILES = {
   cast: 'session.cast',
   notes: 'checkpoints.notes',
   sessionKey: 'session-key.dsse.json',
+  deviceCert: 'device-cert.dsse.json',
 } as const;
 
 export class SpoolWriteError extends Error {
@@ -333,13 +335,15 @@ function skipBytes(buffers: readonly Buffer[], count: number): Buffer[] {
  * Creates a session's spool folder and its fixed files. Throws SpoolWriteError
  * when the disk refuses: then no program may start (fail closed).
  */
-export async function createSpool(root: string, meta: SpoolMeta, sessionKeyCert: Uint8Array): Promise<string> {
+export async function createSpool(root: string, meta: SpoolMeta, sessionKeyCert: Uint8Array, deviceCert?: Uint8Array): Promise<string> {
   const dir = join(root, meta.sessionId);
   try {
     await makeDirectory(root);
     await mkdir(dir, { mode: 0o700 }); // fails if the id is taken: never two sessions in one spool
     await writeFile(join(dir, SPOOL_FILES.owner), ownerRecord(process.pid), { mode: 0o600 });
     await writeFileDurably(join(dir, SPOOL_FILES.sessionKey), sessionKeyCert, dir);
+    // Before meta.json, which marks the spool complete: a recovered spool packs what the session had.
+    if (deviceCert !== undefined) await writeFileDurably(join(dir, SPOOL_FILES.deviceCert), deviceCert, dir);
     await writeFileDurably(join(dir, SPOOL_FILES.meta), JSON.stringify(meta) + '\n', dir);
     for (const name of [SPOOL_FILES.cast, SPOOL_FILES.notes]) await (await open(join(dir, name), 'ax', 0o600)).close();
     await fsyncDir(dir);

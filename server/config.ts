@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ArchiveConfigSchema } from './archive/config.ts';
 import { RoleGroupsSchema } from './auth/roles.ts';
+import { EnrollmentConfigSchema } from './enrollment/config.ts';
 import { JitConfigSchema } from './jit/config.ts';
 
 const MiB = 1024 * 1024;
@@ -61,6 +62,7 @@ export const ServiceConfigSchema = z
         uploadBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(2 * 1024 * MiB),
       })
       .prefault({}),
+    enrollment: EnrollmentConfigSchema,
     jit: JitConfigSchema,
     archive: ArchiveConfigSchema,
   })

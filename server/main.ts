@@ -4,17 +4,19 @@
  *   custody-server serve [--config FILE]          run the service (no file: embedded defaults)
  *   custody-server migrate --config FILE          apply the database migrations and stop
  *   custody-server audit verify [--config FILE]   walk the audit log's hash chain (exit 1 if broken)
+ *   custody-server trust-root --out FILE [--config FILE]   write the trust root auditors load
  *
  * Embedded defaults (no --config): data in ./.custody-server (or $CUSTODY_SERVER_DATA), SQLite
  * and a blob directory there, the dev IdP on 127.0.0.1:7401 with seeded users, the service on
  * 127.0.0.1:7400. For one machine and for trying things; never for production.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { verifyChain } from './audit/audit-log.ts';
 import { ConfigError, loadConfig, parseConfig, type ServiceConfig } from './config.ts';
 import { DEV_ROLE_GROUPS, DEV_USERS, startDevIdp, type RunningDevIdp } from './dev-idp/dev-idp.ts';
+import { loadServiceKeys, trustRootOf } from './keys/service-keys.ts';
 import { openDatabase, startService } from './service.ts';
 
 const EMBEDDED_SERVICE_PORT = 7400;
@@ -24,7 +26,8 @@ export const EMBEDDED_AUDIENCE = 'custody-service';
 const USAGE = `usage:
   custody-server serve [--config FILE] [--port N]
   custody-server migrate --config FILE
-  custody-server audit verify [--config FILE]`;
+  custody-server audit verify [--config FILE]
+  custody-server trust-root --out FILE [--config FILE]`;
 
 /** The embedded defaults, with the dev IdP started (it must run before the service can name it). */
 export async function embeddedConfig(dataDir: string, ports = { service: EMBEDDED_SERVICE_PORT, idp: EMBEDDED_IDP_PORT }): Promise<{ config: ServiceConfig; idp: RunningDevIdp }> {
@@ -43,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, port: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help === true || positionals.length === 0) {
     process.stdout.write(`${USAGE}\n`);
@@ -79,8 +82,24 @@ async function main(argv: string[]): Promise<number> {
     return new Promise<number>(() => undefined); // runs until a signal
   }
 
+  const offlineConfig = (): Promise<ServiceConfig> =>
+    values.config !== undefined ? loadConfig(values.config) : Promise.resolve(parseConfig({ dataDir, auth: { issuer: 'http://127.0.0.1:7401', audience: EMBEDDED_AUDIENCE, roleGroups: DEV_ROLE_GROUPS } }));
+
+  if (command === 'trust-root') {
+    if (values.out === undefined) {
+      process.stderr.write(`custody-server: trust-root needs --out FILE\n${USAGE}\n`);
+      return 2;
+    }
+    const config = await offlineConfig();
+    // The same document GET /v1/trust-root serves: made from the key files alone, no database.
+    const root = trustRootOf(await loadServiceKeys(config.dataDir), config.enrollment.trustRootName);
+    await writeFile(values.out, JSON.stringify(root, null, 2) + '\n');
+    process.stdout.write(`custody-server: wrote the trust root "${root.name ?? ''}" (org root ${root.keys[0]?.keyId.slice(0, 16) ?? ''}…) to ${values.out}\n`);
+    return 0;
+  }
+
   if (command === 'migrate' || (command === 'audit' && sub === 'verify')) {
-    const config = values.config !== undefined ? await loadConfig(values.config) : parseConfig({ dataDir, auth: { issuer: 'http://127.0.0.1:7401', audience: EMBEDDED_AUDIENCE, roleGroups: DEV_ROLE_GROUPS } });
+    const config = await offlineConfig();
     const db = await openDatabase(config); // migrates
     try {
       if (command === 'migrate') {

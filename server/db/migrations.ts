@@ -5,9 +5,10 @@
  */
 import { ARCHIVE_MIGRATIONS } from '../archive/archive-store.ts';
 import { AUDIT_MIGRATIONS } from '../audit/audit-log.ts';
+import { ENROLLMENT_MIGRATIONS } from '../enrollment/migrations.ts';
 import { LIVE_MIGRATIONS } from '../ingest/live-checkpoints.ts';
 import { JIT_MIGRATIONS } from '../jit/migrations.ts';
 import { SSH_CA_MIGRATIONS } from '../ca/authority.ts';
 import type { Migration } from './migrate.ts';
 
-export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS, ...JIT_MIGRATIONS, ...SSH_CA_MIGRATIONS, ...LIVE_MIGRATIONS, ...ARCHIVE_MIGRATIONS].sort((a, b) => a.version - b.version);
+export const MIGRATIONS: readonly Migration[] = [...AUDIT_MIGRATIONS, ...JIT_MIGRATIONS, ...SSH_CA_MIGRATIONS, ...ENROLLMENT_MIGRATIONS, ...LIVE_MIGRATIONS, ...ARCHIVE_MIGRATIONS].sort((a, b) => a.version - b.version);

@@ -14,6 +14,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBase64, toBase64 } from '../../shared/bundle/bytes.ts';
 import { keyIdOf, nobleSigner, nobleSuite, type Ed25519Signer } from '../../shared/bundle/crypto.ts';
+import type { TrustRoot } from '../../shared/bundle/manifest.ts';
 
 export interface ServiceKey extends Ed25519Signer {
   readonly keyId: string;
@@ -57,4 +58,20 @@ export async function loadServiceKeys(dataDir: string): Promise<ServiceKeys> {
   const dir = join(dataDir, 'keys');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return { orgRoot: await loadOrCreate(dir, 'org-root'), service: await loadOrCreate(dir, 'service') };
+}
+
+/**
+ * The public trust root auditors load (`custody verify --trust FILE`): the org root, which
+ * certifies devices, and the service key, which cosigns at ingest. GET /v1/trust-root serves it
+ * and `custody-server trust-root --out FILE` writes it.
+ */
+export function trustRootOf(keys: ServiceKeys, name: string): TrustRoot {
+  return {
+    version: 1,
+    name,
+    keys: [
+      { keyId: keys.orgRoot.keyId, publicKey: toBase64(keys.orgRoot.publicKey), role: 'org-root', name: `${name} org root` },
+      { keyId: keys.service.keyId, publicKey: toBase64(keys.service.publicKey), role: 'service', name: `${name} service key` },
+    ],
+  };
 }

@@ -45,6 +45,8 @@ export interface SessionSpec {
   readonly close?: boolean;
   /** Deadline for each wait and for the seal. */
   readonly timeoutMs?: number;
+  /** The org root's certificate for the recorder's device key (from enrollment), for the open call. */
+  readonly deviceCert?: Uint8Array;
 }
 
 export interface RecordedBundle {
@@ -202,6 +204,7 @@ export class RecorderFixture {
         metadata: { user: 'tester', target: 'localhost', ...spec.metadata },
         knownSecrets: [],
         redactionPolicy: { ...DEFAULT_POLICY, version: 'test', recordInput: true },
+        ...(spec.deviceCert === undefined ? {} : { deviceCert: spec.deviceCert }),
       });
       for (const step of spec.steps ?? []) {
         if ('input' in step) {
