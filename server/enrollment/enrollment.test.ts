@@ -206,6 +206,16 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await problem(await enroll(bob, key), 409, /revoked/);
     });
 
+    test('path tricks in device ids are refused before any lookup', async () => {
+      const erin = await harness.as('erin');
+      for (const id of ['..%2F..%2Fetc%2Fpasswd', '..%5C..%5Cetc', 'ABCDEF', `${'a'.repeat(64)}%00`, 'a'.repeat(65), `${'a'.repeat(63)}%2F`]) {
+        await problem(await erin.get(`/v1/devices/${id}`), 400, /device key id/);
+        await problem(await erin.post(`/v1/devices/${id}/revoke`, {}), 400, /device key id/);
+      }
+      // A dot segment never reaches the service as one: the client resolves it (RFC 3986 §5.2.4), and what is left has no route.
+      assert.equal((await erin.get('/v1/devices/%2E%2E/challenge')).status, 404);
+    });
+
     test('listing: your own devices; everyone\'s only for auditors and service admins; sign-in required', async () => {
       const carol = await harness.as('carol');
       const dave = await harness.as('dave');
