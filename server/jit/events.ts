@@ -43,13 +43,37 @@ export async function lastEventSeq(db: Queryable): Promise<number> {
   return Number((await db.get<{ seq: number }>('SELECT seq FROM jit_event_counter WHERE id = 1'))?.seq ?? 0);
 }
 
+/**
+ * One process (SQLite). Transactions commit one after another, but the code after each commit
+ * may run in another order, so events are held until the one before has been emitted: numbers
+ * have no gaps, so a missing one is always on its way.
+ */
 export class InProcessFanout implements EventFanout {
   readonly #emitter = new EventEmitter().setMaxListeners(0);
+  readonly #held = new Map<number, JitEvent>();
+  #next: number;
+
+  private constructor(next: number) {
+    this.#next = next;
+  }
+
+  static async start(db: Queryable): Promise<InProcessFanout> {
+    return new InProcessFanout((await lastEventSeq(db)) + 1);
+  }
 
   async stage(): Promise<void> {}
 
   committed(events: readonly JitEvent[]): void {
-    for (const event of events) this.#emitter.emit('event', event);
+    for (const event of events) this.#held.set(event.seq, event);
+    for (let event = this.#held.get(this.#next); event !== undefined; event = this.#held.get(this.#next)) {
+      this.#held.delete(this.#next++);
+      this.#emitter.emit('event', event);
+    }
+    if (this.#held.size > HELD_AT_MOST) {
+      // Not expected (every committed change reports its events), but never stall for good.
+      this.#next = Math.min(...this.#held.keys());
+      this.committed([]);
+    }
   }
 
   subscribe(listener: (event: JitEvent) => void): () => void {
@@ -62,6 +86,7 @@ export class InProcessFanout implements EventFanout {
   }
 }
 
+const HELD_AT_MOST = 1000;
 const CHANNEL = 'custody_jit_events';
 const RECONNECT_MS = 1000;
 

@@ -62,7 +62,7 @@ export function jitModule(): ServiceModule {
     close: stop,
     async register(app, context) {
       const { db, now, config, principalOf } = context;
-      fanout = config.database.kind === 'postgres' ? await PostgresFanout.start(config.database.url) : new InProcessFanout();
+      fanout = config.database.kind === 'postgres' ? await PostgresFanout.start(config.database.url) : await InProcessFanout.start(db);
       webhook = config.jit.webhook === undefined ? undefined : new Webhook(config.jit.webhook, app.log, now);
       const hook = webhook;
       const lifecycle = new AccessRequests({ db, now, config: config.jit, fanout, committed: (events) => hook?.send(events) });

@@ -30,7 +30,7 @@ describeDatabases('JIT lifecycle', (open) => {
   async function setup(approvalsRequired: number): Promise<{ db: Database; requests: AccessRequests; events: JitEvent[]; clock: { now: number }; targetId: string; audit: (who: Principal) => AuditCall }> {
     const db = await open();
     const clock = { now: Date.now() };
-    const fanout = new InProcessFanout();
+    const fanout = await InProcessFanout.start(db);
     const events: JitEvent[] = [];
     fanout.subscribe((event) => events.push(event));
     const requests = new AccessRequests({ db, now: () => clock.now, config: JitConfigSchema.parse({ pendingExpirySeconds: 60 }), fanout });
