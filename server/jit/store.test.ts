@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RequestState } from '../../shared/api/jit.ts';
+import type { PolicyRules, RequestState } from '../../shared/api/jit.ts';
 import { appendAudit, readAudit, verifyChain } from '../audit/audit-log.ts';
 import type { Principal } from '../auth/access-token.ts';
 import type { Role } from '../auth/roles.ts';
@@ -114,6 +114,30 @@ describeDatabases('JIT lifecycle', (open) => {
     assert.equal(await reason(pending.id, 'alice', clock.now), 'not-active');
     await requests.revoke(bob, glass.id, 'over', audit(bob));
     assert.equal(await reason(glass.id, 'alice', clock.now), 'revoked');
+  });
+
+  test('reviewers must be in the approver groups the request was filed with; a later policy edit does not move them', async () => {
+    const { db, requests, targetId, audit } = await setup(1);
+    const zoe = person('zoe', ['dba-leads'], ['approver']);
+    const filed = await requests.create(alice, { targetId, principal: 'ops', durationMinutes: 10, breakGlass: false }, audit(alice));
+    await assert.rejects(requests.review(zoe, filed.id, 'approve', 'ok', audit(zoe)), /only members of custody-approvers review this request/);
+    const current = (await db.get<{ rules: string }>("SELECT rules FROM jit_policies WHERE id = 'all'"))!;
+    await db.transaction((tx) => updatePolicy(tx, 'all', 1, { ...(JSON.parse(current.rules) as PolicyRules), approverGroups: ['dba-leads'], approvalsRequired: 3 }, 'erin', Date.now()));
+    await assert.rejects(requests.review(zoe, filed.id, 'approve', 'ok', audit(zoe)), /only members of custody-approvers/);
+    const approved = await requests.review(carol, filed.id, 'approve', 'ok', audit(carol));
+    assert.deepEqual([approved.state, approved.policy], ['APPROVED', { id: 'all', version: 1 }]);
+    const next = await requests.create(alice, { targetId, principal: 'ops', durationMinutes: 10, breakGlass: false }, audit(alice));
+    assert.deepEqual([next.policy.version, next.approvalsRequired], [2, 3]);
+  });
+
+  test('a break-glass grant is reviewed once, not by its holder', async () => {
+    const { requests, targetId, audit } = await setup(1);
+    const bobsGlass = await requests.create(bob, { targetId, principal: 'ops', durationMinutes: 10, reason: 'outage', breakGlass: true }, audit(bob));
+    await assert.rejects(requests.review(bob, bobsGlass.id, 'approve', 'fine by me', audit(bob)), /your own request/);
+    const outcomes = await Promise.allSettled([requests.review(carol, bobsGlass.id, 'deny', 'no incident on record', audit(carol)), requests.review(carol, bobsGlass.id, 'approve', 'ok', audit(carol))]);
+    assert.deepEqual(outcomes.map(statusOf).sort(), ['conflict', 'won']);
+    const after = await requests.detail(bob, bobsGlass.id);
+    assert.deepEqual([after.state, after.reviewNeeded, after.reviews.length], ['ACTIVE', false, 1]);
   });
 
   test('an event-stream ticket is redeemed once', async () => {
