@@ -436,7 +436,11 @@ export class AccessRequests {
   }
 
   async mine(who: Principal, state: RequestState | undefined, limit: number): Promise<AccessRequestBody[]> {
-    const rows = await this.#db.all<RequestRow>(`${SELECT_REQUEST} WHERE r.requester = ? ORDER BY r.created_at DESC, r.id LIMIT ?`, [who.subject, limit]);
+    const rows = await this.#db.all<RequestRow>(
+      `${SELECT_REQUEST} WHERE r.requester = ?${state === undefined ? '' : ' AND r.state = ?'} ORDER BY r.created_at DESC, r.id LIMIT ?`,
+      state === undefined ? [who.subject, limit] : [who.subject, state, limit],
+    );
+    // A row read as PENDING may have expired meanwhile: the filter applies to the settled state.
     return (await this.#bodies(await this.#settled(rows))).filter((r) => state === undefined || r.state === state);
   }
 
