@@ -20,14 +20,14 @@ import type { ServiceApp, ServiceContext, ServiceModule } from './http/context.t
 import { coreModule } from './http/core-routes.ts';
 import { archiveModule } from './archive/routes.ts';
 import { ingestModule } from './ingest/routes.ts';
-import { enrollmentModule } from './enrollment/index.ts';
+import { deviceStanding, enrollmentModule } from './enrollment/index.ts';
 import { jitModule } from './jit/index.ts';
 import { jitGrants } from './ca/jit-grants.ts';
 import { sshCaModule } from './ca/routes.ts';
 
 /** Every part of the API, in registration order. */
 export function serviceModules(): ServiceModule[] {
-  return [coreModule, auditModule, enrollmentModule, jitModule(), sshCaModule({ grants: jitGrants }), ingestModule(), archiveModule()];
+  return [coreModule, auditModule, enrollmentModule, jitModule(), sshCaModule({ grants: jitGrants }), ingestModule({ deviceStanding }), archiveModule()];
 }
 
 export interface RunningService {

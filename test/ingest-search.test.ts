@@ -14,7 +14,7 @@ import { FAKE } from '../shared/redaction/rules/samples.test-support.ts';
 import { archiveModule } from '../server/archive/routes.ts';
 import { DirectoryBlobStore } from '../server/blobs/directory-store.ts';
 import { ingestModule } from '../server/ingest/routes.ts';
-import { serviceTrustRoot } from '../server/ingest/trust.ts';
+import { trustRootOf } from '../server/keys/service-keys.ts';
 import { TusClient } from '../server/ingest/tus.test-support.ts';
 import { startHarness, type Harness } from '../server/service.test-support.ts';
 import { PROMPT, RecorderFixture, type RecordedBundle } from './support/recording.ts';
@@ -32,7 +32,7 @@ before(async () => {
   recorder = await RecorderFixture.start();
   harness = await startHarness({ extraModules: [ingestModule({ blobs, trustRoot: () => Promise.resolve(trustRoot) }), archiveModule({ blobs })], config: { archive: { sweepIntervalMinutes: 0 } } });
   // The recorder's device is enrolled: its key is in the trust root beside the service's own.
-  trustRoot = { version: 1, keys: [...serviceTrustRoot(harness.service.context.keys).keys, ...(await recorder.trustRoot()).keys] };
+  trustRoot = { version: 1, keys: [...trustRootOf(harness.service.context.keys, 'test').keys, ...(await recorder.trustRoot()).keys] };
   await writeFile(join(recorder.dataDir, 'token.txt'), `GITHUB_TOKEN=${secret}\n`);
   recorded = await recorder.record({
     metadata: { target: 'db-prod-1', grant: 'grant-77' },

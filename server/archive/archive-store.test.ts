@@ -4,7 +4,7 @@ import type { Receipt } from '../../shared/api/ingest.ts';
 import { serializeEvent, serializeHeader } from '../../shared/bundle/asciicast.ts';
 import { defaultHeader } from '../../shared/bundle/test-support.ts';
 import { describeDatabases } from '../db/backends.test-support.ts';
-import { expiredSessions, findStoredSession, insertQuarantine, insertStoredSession, listQuarantine, markExpired, searchSessions, setLegalHold, type NewStoredSession } from './archive-store.ts';
+import { expiredSessions, findStoredSession, insertQuarantine, insertStoredSession, listQuarantine, markExpired, searchSessions, setLegalHold, TEXT_CHUNK, textChunks, type NewStoredSession } from './archive-store.ts';
 import { plainText, sessionText } from './session-text.ts';
 
 const DAY = 86_400_000;
@@ -40,7 +40,29 @@ test('session text: output events only, escape sequences and control characters 
   assert.equal(plainText('a\x07b\x1b[2Jc\r\nd'), 'abc\nd');
 });
 
+test('text is cut into chunks at whitespace, never inside a word, and nothing is lost', () => {
+  const text = Array.from({ length: 5000 }, (_, i) => `word${i}`).join(' ');
+  const chunks = textChunks(text, 1000);
+  assert.equal(chunks.join(''), text);
+  assert.ok(chunks.every((c) => c.length <= 1000));
+  assert.ok(chunks.slice(0, -1).every((c) => c.endsWith(' ')), 'each chunk ends after a space');
+  assert.deepEqual(textChunks('x'.repeat(2500), 1000).map((c) => c.length), [1000, 1000, 500], 'a run without whitespace is cut where it must be');
+});
+
 describeDatabases('archive index', (open) => {
+  test('a long session (megabytes of distinct words) is indexed in full, and words far apart are found together', async () => {
+    const db = await open();
+    // Distinct words: the worst case for a PostgreSQL tsvector, which holds at most 1 MiB.
+    const text = `first-command ${Array.from({ length: 300_000 }, (_, i) => `w${i.toString(36)}x`).join(' ')} last-command\n`;
+    assert.ok(text.length > 3 * TEXT_CHUNK * 5);
+    await db.transaction((tx) => insertStoredSession(tx, stored('long', { text })));
+    const found = async (q: string): Promise<string[]> => (await searchSessions(db, { text: q, limit: 10 })).map((s) => s.sessionId);
+    assert.deepEqual(await found('last'), ['long']);
+    assert.deepEqual(await found('first last'), ['long'], 'words in different chunks');
+    assert.deepEqual(await found(`w${(150_000).toString(36)}x`), ['long']);
+    assert.deepEqual(await found('first absent'), []);
+  });
+
   test('search by owner, target, grant, start time and full text of the output; quoting keeps query syntax out', async () => {
     const db = await open();
     await db.transaction(async (tx) => {

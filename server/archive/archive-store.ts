@@ -46,7 +46,42 @@ export const ARCHIVE_MIGRATIONS: readonly Migration[] = [
         size BIGINT NOT NULL, storage_key TEXT NOT NULL UNIQUE, reason TEXT NOT NULL, report TEXT NOT NULL, at BIGINT NOT NULL)`,
     },
   },
+  {
+    version: 511,
+    name: 'archive: session text in chunks',
+    up: {
+      // FTS5 rows already repeat per session: nothing to change.
+      sqlite: 'CREATE INDEX IF NOT EXISTS archived_sessions_stored ON archived_sessions (stored_at)',
+      // A tsvector holds at most 1 MiB: a long session's text is indexed in chunks, one row each.
+      postgres: `CREATE INDEX IF NOT EXISTS archived_sessions_stored ON archived_sessions (stored_at);
+      ALTER TABLE session_text DROP CONSTRAINT session_text_pkey;
+      ALTER TABLE session_text ADD COLUMN chunk INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE session_text ADD PRIMARY KEY (session_id, chunk)`,
+    },
+  },
 ];
+
+/**
+ * Characters of output text per index row. PostgreSQL refuses a tsvector over 1 MiB; a chunk this
+ * size stays well under it even when every word is distinct.
+ */
+export const TEXT_CHUNK = 128 * 1024;
+
+/** `text` cut into chunks of at most `size` characters, at whitespace where there is some, so words stay whole. */
+export function textChunks(text: string, size = TEXT_CHUNK): string[] {
+  const chunks: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(text.length, start + size);
+    if (end < text.length) {
+      const cut = Math.max(text.lastIndexOf('\n', end - 1), text.lastIndexOf(' ', end - 1));
+      if (cut > start) end = cut + 1;
+    }
+    chunks.push(text.slice(start, end));
+    start = end;
+  }
+  return chunks;
+}
 
 export interface NewStoredSession {
   readonly sessionId: string;
@@ -124,7 +159,10 @@ export async function insertStoredSession(tx: Queryable, s: NewStoredSession): P
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
     [s.sessionId, s.owner, s.target, s.grantId, s.startedAt, s.endedAt, r.storedAt, r.verdict, r.storageKey, r.size, r.sha256, r.uploadedSha256, JSON.stringify(r), s.envelope, s.retainUntil],
   );
-  await tx.run('INSERT INTO session_text (session_id, body) VALUES (?, ?)', [s.sessionId, s.text]);
+  const chunks = textChunks(s.text);
+  for (const [i, body] of chunks.entries()) {
+    await tx.run(tx.dialect === 'sqlite' ? 'INSERT INTO session_text (session_id, body) VALUES (?, ?)' : 'INSERT INTO session_text (session_id, chunk, body) VALUES (?, ?, ?)', tx.dialect === 'sqlite' ? [s.sessionId, body] : [s.sessionId, i, body]);
+  }
 }
 
 export async function findStoredSession(db: Queryable, sessionId: string): Promise<ArchivedSession | undefined> {
@@ -166,13 +204,16 @@ export async function searchSessions(db: Queryable, q: SessionSearch): Promise<A
   if (q.text !== undefined) {
     const words = queryWords(q.text);
     if (words.length === 0) return [];
-    if (db.dialect === 'sqlite') {
-      // Each word quoted: FTS5 reads it as a plain token, never as query syntax.
-      where.push('s.session_id IN (SELECT session_id FROM session_text WHERE session_text MATCH ?)');
-      params.push(words.map((w) => `"${w}"`).join(' '));
-    } else {
-      where.push("s.session_id IN (SELECT session_id FROM session_text WHERE tsv @@ plainto_tsquery('simple', ?))");
-      params.push(words.join(' '));
+    // One condition per word: the words of a session may sit in different chunks of its text.
+    for (const word of words) {
+      if (db.dialect === 'sqlite') {
+        // Quoted: FTS5 reads the word as a plain token, never as query syntax.
+        where.push('s.session_id IN (SELECT session_id FROM session_text WHERE session_text MATCH ?)');
+        params.push(`"${word}"`);
+      } else {
+        where.push("s.session_id IN (SELECT session_id FROM session_text WHERE tsv @@ plainto_tsquery('simple', ?))");
+        params.push(word);
+      }
     }
   }
   const sql = `SELECT s.* FROM archived_sessions s ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY s.started_at DESC, s.session_id LIMIT ?`;

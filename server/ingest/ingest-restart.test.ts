@@ -19,7 +19,7 @@ import { DEV_ROLE_GROUPS, startDevIdp } from '../dev-idp/dev-idp.ts';
 import { startService, type RunningService } from '../service.ts';
 import { TEST_AUDIENCE } from '../service.test-support.ts';
 import { ingestModule } from './routes.ts';
-import { serviceTrustRoot } from './trust.ts';
+import { trustRootOf } from '../keys/service-keys.ts';
 import { sha256Hex, TusClient } from './tus.test-support.ts';
 
 const DAY = 86_400_000;
@@ -30,7 +30,7 @@ test('an upload half sent when the service stops is resumed after it starts agai
   const blobs = new DirectoryBlobStore(join(dir, 'blobs'));
   const config = parseConfig({ dataDir: dir, auth: { issuer: idp.issuer, audience: TEST_AUDIENCE, roleGroups: DEV_ROLE_GROUPS }, archive: { sweepIntervalMinutes: 0 } });
   const start = (): Promise<RunningService> =>
-    startService(config, { logStream: false, extraModules: [ingestModule({ blobs, trustRoot: () => Promise.resolve(serviceTrustRoot(service!.context.keys)) }), archiveModule({ blobs })] });
+    startService(config, { logStream: false, extraModules: [ingestModule({ blobs, trustRoot: () => Promise.resolve(trustRootOf(service!.context.keys, 'test')) }), archiveModule({ blobs })] });
   let service: RunningService | undefined;
   after(async () => {
     await service?.close();
@@ -41,7 +41,7 @@ test('an upload half sent when the service stops is resumed after it starts agai
   service = await start();
   const { orgRoot } = service.context.keys;
   const startedAt = Date.now() - 60_000;
-  const built = buildBundle({ sessionId: 'restart-1', startedAt, deviceCert: { issuer: orgRoot, notBefore: startedAt - DAY, notAfter: startedAt + DAY } });
+  const built = buildBundle({ sessionId: 'restart-1', startedAt, deviceCert: { issuer: orgRoot, notBefore: startedAt - DAY, notAfter: startedAt + DAY, subject: { sub: 'alice' } } });
   const alice = await signInAs(idp.issuer, 'alice', TEST_AUDIENCE);
 
   const before = new TusClient(service.url, alice.accessToken);
@@ -57,7 +57,7 @@ test('an upload half sent when the service stops is resumed after it starts agai
   const done = await afterRestart.send(path, built.bytes, half);
   assert.equal(done.status, 200, await done.clone().text());
   const result = IngestResultSchema.parse(await done.json());
-  const root = serviceTrustRoot(service.context.keys);
+  const root = trustRootOf(service.context.keys, 'test');
   const receipt = verifyReceipt(result.envelope, root);
   assert.equal(receipt.uploadedSha256, sha256Hex(built.bytes));
   const stored = await blobs.get(receipt.storageKey);
@@ -78,7 +78,7 @@ test('an upload that completed while ingest could not finish is ingested when th
         ingestModule({
           blobs,
           // The first process cannot reach the trust root (enrollment's database, say).
-          trustRoot: () => (trustUnavailable ? Promise.reject(new Error('trust root unavailable')) : Promise.resolve(serviceTrustRoot(service!.context.keys))),
+          trustRoot: () => (trustUnavailable ? Promise.reject(new Error('trust root unavailable')) : Promise.resolve(trustRootOf(service!.context.keys, 'test'))),
         }),
         archiveModule({ blobs }),
       ],
@@ -91,7 +91,7 @@ test('an upload that completed while ingest could not finish is ingested when th
 
   service = await start();
   const startedAt = Date.now() - 60_000;
-  const built = buildBundle({ sessionId: 'pending-1', startedAt, deviceCert: { issuer: service.context.keys.orgRoot, notBefore: startedAt - DAY, notAfter: startedAt + DAY } });
+  const built = buildBundle({ sessionId: 'pending-1', startedAt, deviceCert: { issuer: service.context.keys.orgRoot, notBefore: startedAt - DAY, notAfter: startedAt + DAY, subject: { sub: 'alice' } } });
   const alice = await signInAs(idp.issuer, 'alice', TEST_AUDIENCE);
   const failed = await new TusClient(service.url, alice.accessToken).upload(built.bytes, 'pending-1');
   assert.equal(failed.status, 503);
@@ -103,7 +103,7 @@ test('an upload that completed while ingest could not finish is ingested when th
   const receipt = await fetch(new URL('/v1/sessions/pending-1/receipt', service.url), { headers: { authorization: `Bearer ${alice.accessToken}` } });
   assert.equal(receipt.status, 200);
   const result = IngestResultSchema.parse(await receipt.json());
-  assert.equal(verifyReceipt(result.envelope, serviceTrustRoot(service.context.keys)).uploadedSha256, sha256Hex(built.bytes));
+  assert.equal(verifyReceipt(result.envelope, trustRootOf(service.context.keys, 'test')).uploadedSha256, sha256Hex(built.bytes));
   const [row] = await service.db.all<{ actor: string; details: string }>("SELECT actor, details FROM audit_log WHERE action = 'archive.store' AND target = 'pending-1'");
   assert.equal(row?.actor, 'system');
   assert.match(row.details, /"uploader":"alice"/);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Upload } from 'tus-js-client';
 import { IngestRefusalSchema, IngestResultSchema, SERVICE_NOTE_KEY_NAME, verifyReceipt } from '../../shared/api/ingest.ts';
-import { CAST_ENTRY, MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE, NOTES_ENTRY, nobleSuite, openEnvelope, parseNote, splitNotes, verifyBundle, verifyEnvelope, verifyNoteSignature, type TrustRoot } from '../../shared/bundle/index.ts';
+import { CAST_ENTRY, keyIdOf, MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE, NOTES_ENTRY, nobleSuite, openEnvelope, parseNote, splitNotes, verifyBundle, verifyEnvelope, verifyNoteSignature, type TrustRoot } from '../../shared/bundle/index.ts';
 import { buildBundle, describeReport, DEVICE_KEY, entriesOf, SESSION_KEY, sessionKeyName, withEntry, type BundleOptions } from '../../shared/bundle/test-support.ts';
 import { formatCheckpoint, originForSession, signNote } from '../../shared/bundle/note.ts';
 import { sweepExpired } from '../archive/retention.ts';
@@ -21,7 +21,7 @@ import { DirectoryBlobStore } from '../blobs/directory-store.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
 import { startHarness, type Caller, type Harness } from '../service.test-support.ts';
 import { ingestModule } from './routes.ts';
-import { serviceTrustRoot } from './trust.ts';
+import { trustRootOf } from '../keys/service-keys.ts';
 import { sha256Hex, TusClient } from './tus.test-support.ts';
 
 const DAY = 86_400_000;
@@ -39,6 +39,8 @@ describe('ingest over HTTP with tus', () => {
   let carol: Caller;
   let frank: Caller;
   let n = 0;
+  /** Device key ids enrollment calls revoked. */
+  const revoked = new Set<string>();
   const sessionId = (): string => `sess-${process.pid}-${++n}`;
 
   /** A sealed bundle whose device the service's own org root certified (an enrolled device). */
@@ -52,11 +54,14 @@ describe('ingest over HTTP with tus', () => {
     blobDir = await mkdtemp(join(tmpdir(), 'custody-blobs-'));
     blobs = new DirectoryBlobStore(blobDir);
     harness = await startHarness({
-      extraModules: [ingestModule({ blobs, trustRoot: () => Promise.resolve(trustRoot) }), archiveModule({ blobs })],
+      extraModules: [
+        ingestModule({ blobs, trustRoot: () => Promise.resolve(trustRoot), deviceStanding: (_db, id) => Promise.resolve(revoked.has(id) ? 'revoked' : 'enrolled') }),
+        archiveModule({ blobs }),
+      ],
       config: { limits: { uploadBytes: 1024 * 1024 }, archive: { retentionDays: 30, sweepIntervalMinutes: 0 } },
     });
     keys = harness.service.context.keys;
-    trustRoot = serviceTrustRoot(keys);
+    trustRoot = trustRootOf(keys, 'test');
     alice = await harness.as('alice');
     bob = await harness.as('bob');
     carol = await harness.as('carol');
@@ -192,11 +197,16 @@ describe('ingest over HTTP with tus', () => {
     assert.equal((await alice.get(`/v1/sessions/${id}`)).status, 404, 'nothing was stored as the session');
   });
 
-  test('a bundle from an untrusted device, and one whose upload does not hash to what the client declared, are quarantined', async () => {
+  test('a bundle from an untrusted device, one recorded on another user\'s device, and one whose upload does not hash to what the client declared, are quarantined', async () => {
     const stranger = buildBundle({ sessionId: sessionId(), startedAt: Date.now() - 60_000 });
     const response = await tus(alice).upload(stranger.bytes, stranger.contents.predicate.sessionId);
     assert.equal(response.status, 422);
     assert.match(IngestRefusalSchema.parse(await response.json()).message, /not trusted/);
+
+    const bobs = bundle({ sessionId: sessionId(), deviceCert: { subject: { sub: 'bob' } } });
+    const claimed = await tus(alice).upload(bobs.bytes, bobs.contents.predicate.sessionId);
+    assert.equal(claimed.status, 403);
+    assert.match(IngestRefusalSchema.parse(await claimed.json()).message, /enrolled to bob; only they may upload it/);
 
     const id = sessionId();
     const built = bundle({ sessionId: id });
@@ -379,5 +389,27 @@ describe('ingest over HTTP with tus', () => {
     assert.equal(honest.status, 200, await honest.clone().text());
     assert.equal(verifyReceipt(IngestResultSchema.parse(await honest.json()).envelope, trustRoot).cosignedCheckpoints, half);
     assert.ok(entriesOf(built.bytes).has(NOTES_ENTRY));
+  });
+
+  test('a revoked device\'s bundle is quarantined, and it can neither start nor stream a live session', async () => {
+    const deviceKeyId = keyIdOf(nobleSuite, DEVICE_KEY.publicKey);
+    const live = bundle({ sessionId: sessionId() });
+    const liveId = live.contents.predicate.sessionId;
+    const start = { sessionKeyCert: Buffer.from(live.contents.sessionKeyCert).toString('base64'), deviceCert: Buffer.from(live.contents.deviceCert!).toString('base64') };
+    assert.equal((await alice.post(`/v1/sessions/${liveId}`, start)).status, 201);
+    revoked.add(deviceKeyId);
+    try {
+      const note = splitNotes(Buffer.from(live.contents.notes).toString('utf8'))[0]!.note;
+      assert.equal((await alice.post(`/v1/sessions/${liveId}/checkpoints`, { note })).status, 403);
+      const other = bundle({ sessionId: sessionId() });
+      assert.equal((await alice.post(`/v1/sessions/${other.contents.predicate.sessionId}`, { sessionKeyCert: Buffer.from(other.contents.sessionKeyCert).toString('base64'), deviceCert: start.deviceCert })).status, 403);
+      const response = await tus(alice).upload(other.bytes, other.contents.predicate.sessionId);
+      assert.equal(response.status, 403);
+      const refusal = IngestRefusalSchema.parse(await response.json());
+      assert.match(refusal.message, /was revoked/);
+      assert.deepEqual(await blobs.get(refusal.quarantineKey!), other.bytes, 'kept in quarantine');
+    } finally {
+      revoked.delete(deviceKeyId);
+    }
   });
 });

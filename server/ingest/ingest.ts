@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import yazl from 'yazl';
 import { receiptPayload, RECEIPT_PAYLOAD_TYPE, type IngestRefusal, type IngestResult, type Receipt } from '../../shared/api/ingest.ts';
 import { CAST_ENTRY } from '../../shared/bundle/asciicast.ts';
 import { nobleSuite } from '../../shared/bundle/crypto.ts';
@@ -24,14 +25,15 @@ import { countersignEnvelope, openEnvelope, serializeEnvelope, signEnvelope } fr
 import { MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE, SESSION_KEY_ENTRY } from '../../shared/bundle/manifest.ts';
 import { NOTES_ENTRY, splitNotes } from '../../shared/bundle/note.ts';
 import { verifyBundle, type VerifyReport } from '../../shared/bundle/verifier.ts';
-import { readZip, writeZip } from '../../shared/bundle/zip.ts';
+import { readZip } from '../../shared/bundle/zip.ts';
 import { findStoredSession, insertQuarantine, insertStoredSession, type ArchivedSession } from '../archive/archive-store.ts';
 import { sessionText } from '../archive/session-text.ts';
 import { ObjectExistsError, type BlobStore } from '../blobs/blob-store.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
 import { findLiveSession, heldCheckpoints } from './live-checkpoints.ts';
-import type { TrustSource } from './trust.ts';
+import { serviceSuite, serviceZipCodec } from './node-codecs.ts';
+import type { DeviceStanding, TrustSource } from './trust.ts';
 
 const DAY = 86_400_000;
 
@@ -40,6 +42,8 @@ export interface IngestDeps {
   readonly keys: ServiceKeys;
   readonly blobs: BlobStore;
   readonly trustRoot: TrustSource;
+  /** Enrollment's word on a device key; without it, revocation is not checked. */
+  readonly deviceStanding?: DeviceStanding | undefined;
   readonly now: () => number;
   readonly retentionDays: number;
   readonly log: FastifyBaseLogger;
@@ -84,6 +88,21 @@ function storageKey(sessionId: string, startedAt: number): string {
   return `recordings/${yyyy}/${mm}/${sessionId}.custody`;
 }
 
+/**
+ * The bundle's entries zipped again, in their order, with native deflate (yazl over node:zlib, as
+ * the recorder packs bundles): the pure-JS writer would spend most of an ingest deflating the
+ * recording. Fixed timestamps and modes, so the same entries give the same bytes.
+ */
+async function zipEntries(entries: ReadonlyMap<string, Uint8Array>): Promise<Uint8Array> {
+  const zip = new yazl.ZipFile();
+  const options = { mtime: new Date(1980, 0, 1, 0, 0, 0), mode: 0o100644, compress: true, forceDosTimestamp: true };
+  for (const [name, data] of entries) zip.addBuffer(Buffer.from(data.buffer, data.byteOffset, data.byteLength), name, options);
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** Signed text of each note in checkpoints.notes (their signature lines dropped). */
 function bundleNoteTexts(notes: Uint8Array | undefined): Set<string> {
   const texts = new Set<string>();
@@ -99,7 +118,7 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   const { bytes, sessionId, uploader } = upload;
   const sha256 = sha256Hex(bytes);
 
-  const quarantine = async (status: 409 | 422, reason: string, report?: VerifyReport): Promise<IngestOutcome> => {
+  const quarantine = async (status: 403 | 409 | 422, reason: string, report?: VerifyReport): Promise<IngestOutcome> => {
     const key = `quarantine/${sessionId}/${sha256}.custody`;
     const reportJson = JSON.stringify({ reason, sessionId, uploader, sha256, size: bytes.length, at: deps.now(), report: report ?? null }, null, 2);
     const reportBytes = new TextEncoder().encode(reportJson);
@@ -124,7 +143,7 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
     // The alert: operators watch warn lines; the audit entry is the durable record.
     if (fresh) deps.log.warn({ sessionId, uploader, sha256, storageKey: key, reason }, 'ingest: bundle quarantined');
     const findings = report?.findings.filter((f) => f.status !== 'info').slice(0, 20).map((f) => ({ status: f.status, message: f.message }));
-    return { kind: 'refused', status, body: { error: status === 409 ? 'conflict' : 'quarantined', message: reason, quarantineKey: key, ...(findings === undefined ? {} : { findings }) } };
+    return { kind: 'refused', status, body: { error: status === 409 ? 'conflict' : status === 403 ? 'forbidden' : 'quarantined', message: reason, quarantineKey: key, ...(findings === undefined ? {} : { findings }) } };
   };
 
   if (sha256 !== upload.declaredSha256) {
@@ -137,17 +156,26 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   }
 
   const trustRoot = await deps.trustRoot(deps.db);
-  const report = verifyBundle(bytes, { trustRoot });
+  const report = verifyBundle(bytes, { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec });
   const verdict = verdictOf(report);
   if (verdict === undefined) {
     const why = report.intact && !report.trusted ? `the bundle is intact but its signer is not trusted: ${report.summary}` : `the bundle failed verification: ${report.summary}`;
     return quarantine(422, why, report);
   }
+  if (report.signer !== undefined && (await deps.deviceStanding?.(deps.db, report.signer.deviceKeyId)) === 'revoked') {
+    return quarantine(403, `the bundle was signed by device key ${report.signer.deviceKeyId.slice(0, 16)}…, which was revoked`, report);
+  }
+  // A device certificate names its user: only they may upload what the device recorded, so that
+  // the archive's owner of a session is who recorded it.
+  const recordedBy = report.signer?.subject?.sub;
+  if (recordedBy !== undefined && recordedBy !== uploader) {
+    return quarantine(403, `the bundle was recorded on a device enrolled to ${recordedBy}; only they may upload it`, report);
+  }
   if (report.session?.sessionId !== sessionId) {
     return quarantine(422, `the bundle records session ${report.session?.sessionId ?? '(none)'}, but was uploaded as ${sessionId}`, report);
   }
 
-  const entries = readZip(bytes);
+  const entries = readZip(bytes, undefined, serviceZipCodec);
   const live = await findLiveSession(deps.db, sessionId);
   let cosignedCheckpoints = 0;
   if (live !== undefined) {
@@ -166,7 +194,7 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   // Countersign the manifest and rebuild the zip in the same entry order.
   const manifest = openEnvelope(entries.get(MANIFEST_ENTRY)!, MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE);
   entries.set(MANIFEST_ENTRY, serializeEnvelope(countersignEnvelope(nobleSuite, manifest.envelope, deps.keys.service)));
-  const cosigned = writeZip([...entries].map(([name, data]) => ({ name, data })));
+  const cosigned = await zipEntries(entries);
   const storedSha = sha256Hex(cosigned);
   const session = report.session;
   const key = storageKey(sessionId, session.startedAt);

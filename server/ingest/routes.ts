@@ -28,20 +28,25 @@ import { fromBase64 } from '../../shared/bundle/bytes.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { ServiceContext, ServiceModule } from '../http/context.ts';
-import { badRequest } from '../http/errors.ts';
+import { badRequest, forbidden } from '../http/errors.ts';
+import type { Queryable } from '../db/database.ts';
 import { findStoredSession } from '../archive/archive-store.ts';
 import { ingestBundle, type IngestAudit, type IngestDeps } from './ingest.ts';
 import { acceptCheckpoint, findLiveSession, startLiveSession } from './live-checkpoints.ts';
-import { ownKeysTrustSource, type TrustSource } from './trust.ts';
+import { ownKeysTrustSource, type DeviceStanding, type TrustSource } from './trust.ts';
 
 export interface IngestModuleOptions {
   /** Where bundles are stored; by default the service's (context.blobs). */
   readonly blobs?: BlobStore;
   /** The trust root to verify against; by default the service's own keys (enrollment supplies device keys). */
   readonly trustRoot?: TrustSource;
+  /** Enrollment's deviceStanding: bundles and live sessions of a revoked device are refused. */
+  readonly deviceStanding?: DeviceStanding;
 }
 
 const UPLOADS_PATH = '/v1/uploads';
+/** An upload not finished within this time is dropped (tus answers 410 from then on); the client starts again. */
+const UPLOAD_EXPIRY_MS = 7 * 86_400_000;
 const UploadParamsSchema = z.strictObject({ uploadId: z.string().regex(/^[0-9a-f]{32}$/, 'is not an upload id') });
 
 /** A refusal inside a tus hook: @tus/server answers with its `status_code` and `body`. */
@@ -63,13 +68,14 @@ function tusError(status: number, error: string, message: string): TusRefusal {
 
 export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
   let tus: TusServer | undefined;
+  let cleanup: NodeJS.Timeout | undefined;
   return {
     name: 'ingest',
     async register(app, context) {
       const { db, config, keys, now, principalOf, audit } = context;
-      const trustRoot = options.trustRoot ?? ownKeysTrustSource(keys);
+      const trustRoot = options.trustRoot ?? ownKeysTrustSource(keys, config.enrollment.trustRootName);
       const directory = join(config.dataDir, 'uploads');
-      const datastore = new FileStore({ directory });
+      const datastore = new FileStore({ directory, expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS });
       // The Fastify request of each raw request tus handles: who is calling.
       const callers = new WeakMap<IncomingMessage, FastifyRequest>();
       const callerOf = (req: unknown): FastifyRequest => {
@@ -78,7 +84,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         if (request === undefined) throw tusError(500, 'internal', 'the upload request lost its caller');
         return request;
       };
-      const deps: IngestDeps = { db, keys, blobs: options.blobs ?? context.blobs, trustRoot, now, retentionDays: config.archive.retentionDays, log: app.log };
+      const deps: IngestDeps = { db, keys, blobs: options.blobs ?? context.blobs, trustRoot, deviceStanding: options.deviceStanding, now, retentionDays: config.archive.retentionDays, log: app.log };
 
       const server = new TusServer({
         path: UPLOADS_PATH,
@@ -139,6 +145,11 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         },
       });
       tus = server;
+      // Abandoned uploads (never finished) leave the disk; complete ones are never expired here.
+      cleanup = setInterval(() => {
+        server.cleanUpExpiredUploads().catch((error: unknown) => app.log.warn({ err: error }, 'ingest: could not remove expired uploads'));
+      }, 3_600_000);
+      cleanup.unref();
 
       // tus reads the request body itself: leave it unread for the upload routes.
       app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
@@ -157,6 +168,10 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
       app.route({ method: 'OPTIONS', url: withId, config: { access: 'public' }, schema: { ...hidden, params: UploadParamsSchema }, handler: handOver });
 
       await resumePendingIngests(context, deps, datastore, directory);
+
+      const refuseRevoked = async (tx: Queryable, deviceKeyId: string): Promise<void> => {
+        if ((await options.deviceStanding?.(tx, deviceKeyId)) === 'revoked') throw forbidden(`device key ${deviceKeyId.slice(0, 16)}… was revoked: it starts and streams no session`);
+      };
 
       app.post(
         '/v1/sessions/:sessionId',
@@ -178,6 +193,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
           const { sessionId } = request.params;
           const result = await db.transaction(async (tx) => {
             const started = await startLiveSession(tx, { sessionId, owner: principalOf(request).subject, certBytes, deviceCertBytes, trustRoot: root, now: now() });
+            await refuseRevoked(tx, started.session.deviceKeyId);
             if (started.created) await audit(tx, request, 'ingest.session.start', sessionId, { deviceKeyId: started.session.deviceKeyId, sessionKeyId: started.session.sessionKeyId });
             return started;
           });
@@ -201,6 +217,8 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         async (request, reply) => {
           const { sessionId } = request.params;
           const { checkpoint, created } = await db.transaction(async (tx) => {
+            const live = await findLiveSession(tx, sessionId);
+            if (live !== undefined) await refuseRevoked(tx, live.deviceKeyId);
             const accepted = await acceptCheckpoint(tx, { sessionId, caller: principalOf(request).subject, note: request.body.note, service: keys.service, now: now() });
             // The chain of checkpoints is itself a signed, hash-chained log; the audit log records
             // where a session's stream starts (above) and where it ends, not every keystroke's checkpoint.
@@ -214,6 +232,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
       );
     },
     close() {
+      if (cleanup !== undefined) clearInterval(cleanup);
       tus?.removeAllListeners();
     },
   };

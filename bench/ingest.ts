@@ -1,0 +1,127 @@
+/**
+ * Ingest throughput: bundles uploaded with tus to the service (dev IdP, SQLite, the directory
+ * blob store, all on loopback and the same disk) until the signed receipt is back, against a raw
+ * copy of the same bundle files on the same disk (copyFile and fsync, as the blob store syncs).
+ * MB are 10^6 bytes of bundle. The ingest's own parts (verifyBundle, the rest) are timed too, so
+ * that a slow run can be attributed.
+ *
+ *   node bench/ingest.ts [--quick]
+ */
+import { copyFile, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IngestResultSchema } from '../shared/api/ingest.ts';
+import { verifyBundle } from '../shared/bundle/verifier.ts';
+import { readZip, writeZip } from '../shared/bundle/zip.ts';
+import { serviceSuite, serviceZipCodec } from '../server/ingest/node-codecs.ts';
+import { buildBundle } from '../shared/bundle/test-support.ts';
+import { trustRootOf } from '../server/keys/service-keys.ts';
+import { TusClient } from '../server/ingest/tus.test-support.ts';
+import { startHarness } from '../server/service.test-support.ts';
+import { fmtMbps, fmtRatio, isQuick, mb, mbps, Report } from './report.ts';
+
+const quick = isQuick();
+const BUNDLES = quick ? 3 : 6;
+/** Output events per bundle and bytes each: ~8 MB (quick) or ~20 MB bundles of terminal text. */
+const EVENTS = quick ? 250 : 600;
+const EVENT_BYTES = 32 * 1024;
+const CHUNK = 8 * 1024 * 1024;
+const DAY = 86_400_000;
+
+/** Printable text that does not compress to nothing (a listing of pseudo-random names). */
+function terminalText(seed: number, bytes: number): string {
+  let x = seed >>> 0 || 1;
+  let out = '';
+  while (out.length < bytes) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out += `drwxr-xr-x 2 ada ops ${(x >>> 0).toString(36)} ${((x >>> 3) % 100000).toString().padStart(6)} file-${(x >>> 0).toString(16)}.log\r\n`;
+  }
+  return out.slice(0, bytes);
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const report = new Report('ingest', 'Ingest throughput (tus upload → verify → cosign → store → receipt)', [
+    `${BUNDLES} sealed bundles of ~${((EVENTS * EVENT_BYTES) / 1e6).toFixed(0)} MB of terminal text, uploaded one after another in ${CHUNK / 1024 / 1024} MiB tus chunks`,
+    'baseline: copyFile + fsync of the same bundle files on the same disk',
+  ]);
+  const harness = await startHarness({ config: { limits: { uploadBytes: 1024 * 1024 * 1024 }, archive: { sweepIntervalMinutes: 0 } } });
+  try {
+    const keys = harness.service.context.keys;
+    const trustRoot = trustRootOf(keys, 'test');
+    const dir = join(harness.dir, 'bench');
+    await mkdir(join(dir, 'copies'), { recursive: true });
+    const files: { path: string; sessionId: string; size: number }[] = [];
+    const startedAt = Date.now() - 3_600_000;
+    for (let b = 0; b < BUNDLES; b++) {
+      const sessionId = `bench-${b}`;
+      const built = buildBundle({
+        sessionId,
+        startedAt,
+        events: Array.from({ length: EVENTS }, (_, i) => ({ interval: 0.01, code: 'o' as const, data: terminalText(b * 100_000 + i + 1, EVENT_BYTES) })),
+        deviceCert: { issuer: keys.orgRoot, notBefore: startedAt - DAY, notAfter: startedAt + DAY, subject: { sub: 'alice' } },
+      });
+      const path = join(dir, `${sessionId}.custody`);
+      await writeFile(path, built.bytes);
+      files.push({ path, sessionId, size: built.bytes.length });
+    }
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+
+    let copyMs = 0;
+    for (const file of files) {
+      const target = join(dir, 'copies', `${file.sessionId}.custody`);
+      const start = performance.now();
+      await copyFile(file.path, target);
+      await fsyncFile(target);
+      copyMs += performance.now() - start;
+    }
+
+    const alice = await harness.as('alice');
+    const client = new TusClient(harness.service.url, alice.tokens.accessToken);
+    let ingestMs = 0;
+    for (const file of files) {
+      const start = performance.now();
+      const bytes = await readFile(file.path);
+      const response = await client.upload(bytes, file.sessionId, CHUNK);
+      const result = IngestResultSchema.parse(await response.json());
+      ingestMs += performance.now() - start;
+      if (result.receipt.uploadedSha256.length !== 64) throw new Error(`no receipt for ${file.sessionId}`);
+    }
+
+    // The two largest parts of an ingest, timed alone on the same bundles.
+    let verifyMs = 0;
+    let rezipMs = 0;
+    for (const file of files) {
+      const bytes = await readFile(file.path);
+      let start = performance.now();
+      const verdict = verifyBundle(bytes, { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec });
+      verifyMs += performance.now() - start;
+      if (verdict.status !== 'intact') throw new Error(`${file.sessionId}: ${verdict.summary}`);
+      const entries = readZip(bytes, undefined, serviceZipCodec);
+      start = performance.now();
+      writeZip([...entries].map(([name, data]) => ({ name, data })));
+      rezipMs += performance.now() - start;
+    }
+
+    const copy = mbps(total, copyMs);
+    const ingest = mbps(total, ingestMs);
+    report.info('ingest throughput', `${fmtMbps(copy)} (copy)`, `${fmtMbps(ingest)} (ingest)`, fmtRatio(ingest / copy));
+    report.info('of which verifyBundle (node:crypto, node:zlib)', mb(total), fmtMbps(mbps(total, verifyMs)), `${((verifyMs / ingestMs) * 100).toFixed(0)}% of ingest`);
+    report.info('for scale: shared/bundle writeZip (pure-JS deflate)', mb(total), fmtMbps(mbps(total, rezipMs)), `${((rezipMs / ingestMs) * 100).toFixed(0)}% of ingest`);
+    report.finish([`${mb(total)} in ${BUNDLES} bundles; the service, the IdP and the client share this machine's cores`]);
+  } finally {
+    await harness.stop();
+    await rm(join(harness.dir, 'bench'), { recursive: true, force: true });
+  }
+}
+
+await main();
