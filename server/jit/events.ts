@@ -89,6 +89,8 @@ export class InProcessFanout implements EventFanout {
 const HELD_AT_MOST = 1000;
 const CHANNEL = 'custody_jit_events';
 const RECONNECT_MS = 1000;
+/** How the listening connection names itself in pg_stat_activity. */
+export const LISTENER_NAME = 'custody-jit-events';
 
 export class PostgresFanout implements EventFanout {
   readonly #url: string;
@@ -104,12 +106,17 @@ export class PostgresFanout implements EventFanout {
   /** Resolves once it listens, so no event committed after start is missed. */
   static async start(url: string): Promise<PostgresFanout> {
     const fanout = new PostgresFanout(url);
-    await fanout.#listen();
+    try {
+      await fanout.#listen();
+    } catch (error) {
+      await fanout.close();
+      throw error;
+    }
     return fanout;
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#url });
+    const client = new pg.Client({ connectionString: this.#url, application_name: LISTENER_NAME });
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || message.payload === undefined) return;
       this.#emitter.emit('event', JSON.parse(message.payload) as JitEvent);
@@ -120,13 +127,19 @@ export class PostgresFanout implements EventFanout {
       client.end().catch(() => undefined);
       // Whatever was sent while it was gone is lost to this instance: streams must resync.
       this.#emitter.emit('gap');
-      this.#reconnect = setTimeout(() => void this.#listen().catch(lost), RECONNECT_MS);
+      this.#reconnect = setTimeout(() => void this.#listen().catch(() => undefined), RECONNECT_MS);
+      this.#reconnect.unref();
     };
     client.on('error', lost);
     client.on('end', lost);
     this.#client = client;
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      lost();
+      throw error;
+    }
   }
 
   async stage(tx: Queryable, event: JitEvent): Promise<void> {
