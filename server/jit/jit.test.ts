@@ -165,6 +165,18 @@ describe('JIT access over HTTP', () => {
     );
   });
 
+  test('policies are read by service admins, auditors and approvers; the inbox is for approvers', async () => {
+    const list = await json<{ policies: PolicyBody[] }>(await carol.get('/v1/jit/policies'), 200);
+    assert.deepEqual(list.policies.map((p) => [p.id, p.version, p.updatedBy]), [
+      ['development', 2, 'erin'],
+      ['production', 1, 'erin'],
+    ]);
+    assert.equal((await dave.get('/v1/jit/policies')).status, 200);
+    await refused(await alice.get('/v1/jit/policies'), 403, /service-admin or auditor or approver/);
+    await refused(await alice.get('/v1/jit/inbox'), 403, /approver/);
+    await refused(await erin.get('/v1/jit/policies/nothing-here/versions'), 404, /does not exist/);
+  });
+
   test('each caller sees the targets policy lets them request; overseers see all', async () => {
     const names = async (caller: Caller, query = ''): Promise<string[]> => (await json<{ targets: TargetBody[] }>(await caller.get(`/v1/jit/targets${query}`), 200)).targets.map((t) => t.name);
     assert.deepEqual(await names(alice), ['db-prod-1', 'web-dev']);
