@@ -51,7 +51,9 @@ const nodeTestRunner: TestRunner = {
   roots: ['shared', 'recorder', 'server', 'cli', 'scripts', 'test'],
   isTestFile: (relativePath) => relativePath.endsWith('.test.ts'),
   async run(files) {
-    const tapFile = path.join(resultsDir, 'node-test.tap');
+    // One file per run: two `npm test` runs at once (two engineers on one machine) must not
+    // read each other's counts.
+    const tapFile = path.join(resultsDir, `node-test.${process.pid}.tap`);
     rmSync(tapFile, { force: true });
     const exit = await runChild(process.execPath, [
       '--test',
