@@ -152,11 +152,13 @@ describe('ingest over HTTP with tus', () => {
     assert.equal(verifyReceipt(IngestResultSchema.parse(await rest.json()).envelope, trustRoot).uploadedSha256, sha256Hex(built.bytes));
   });
 
-  test('an upload longer than limits.uploadBytes is refused with 413 before a byte is sent', async () => {
+  test('an upload longer than limits.uploadBytes is refused with 413 before a byte is sent; one without a length, or too short to be a bundle, with 400', async () => {
     const response = await tus(alice).create(1024 * 1024 + 1, { sessionId: sessionId(), sha256: '0'.repeat(64) });
     assert.equal(response.status, 413);
     const deferred = await fetch(new URL('/v1/uploads/', harness.service.url), { method: 'POST', headers: tus(alice).headers({ 'upload-defer-length': '1', 'upload-metadata': 'sessionId eA==,sha256 eA==' }) });
     assert.notEqual(deferred.status, 201);
+    const empty = await tus(alice).create(0, { sessionId: sessionId(), sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+    assert.equal(empty.status, 400, 'an empty upload would be finished (and judged) at creation');
   });
 
   test('a connection cut in the middle of a PATCH is resumed from the offset HEAD reports', async () => {

@@ -47,6 +47,8 @@ export interface IngestModuleOptions {
 const UPLOADS_PATH = '/v1/uploads';
 /** An upload not finished within this time is dropped (tus answers 410 from then on); the client starts again. */
 const UPLOAD_EXPIRY_MS = 7 * 86_400_000;
+/** The end-of-central-directory record alone (APPNOTE 4.3.16): nothing shorter is a zip. */
+const EMPTY_ZIP_BYTES = 22;
 const UploadParamsSchema = z.strictObject({ uploadId: z.string().regex(/^[0-9a-f]{32}$/, 'is not an upload id') });
 
 /** A refusal inside a tus hook: @tus/server answers with its `status_code` and `body`. */
@@ -96,6 +98,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
           const request = callerOf(req);
           const who = principalOf(request);
           if (upload.sizeIsDeferred || upload.size === undefined) throw tusError(400, 'bad-request', 'send Upload-Length: the size of the bundle is known before it is sent');
+          if (upload.size < EMPTY_ZIP_BYTES) throw tusError(400, 'bad-request', `Upload-Length ${upload.size} is smaller than any bundle (a zip has at least ${EMPTY_ZIP_BYTES} bytes)`);
           const parsed = UploadMetadataSchema.safeParse(upload.metadata ?? {});
           if (!parsed.success) {
             const issue = parsed.error.issues[0];
