@@ -27,6 +27,7 @@ const benches: readonly Bench[] = [
   { name: 'verify', file: 'bench/verify.ts', about: 'verifyBundle (node:zlib codec, as the CLI) on a ~100 MB recording vs raw SHA-256' },
   { name: 'memory', file: 'bench/memory.ts', about: 'recorder RSS over a 1 GB session (flat?) vs a bypass host' },
   { name: 'redaction', file: 'bench/redaction.ts', about: 'StreamRedactor MB/s per core on 200 MB of terminal output; recall/precision on a labelled corpus vs secretlint; echo-off through the recorder' },
+  { name: 'jit', file: 'bench/jit.ts', about: 'JIT request → approval → start → SSH certificate p50/p99 at 50 concurrent clients vs GET /v1/me' },
   { name: 'ingest', file: 'bench/ingest.ts', about: 'service ingest (tus upload, verify, cosign, store, index, receipt) MB/s vs copyFile + fsync of the same bundles' },
 ];
 
