@@ -17,28 +17,16 @@ import { buildBundle } from '../shared/bundle/test-support.ts';
 import { trustRootOf } from '../server/keys/service-keys.ts';
 import { TusClient } from '../server/ingest/tus.test-support.ts';
 import { startHarness } from '../server/service.test-support.ts';
+import { generateCorpus } from './corpus.ts';
 import { fmtMbps, fmtRatio, isQuick, mb, mbps, Report } from './report.ts';
 
 const quick = isQuick();
 const BUNDLES = quick ? 3 : 6;
-/** Output events per bundle and bytes each: ~8 MB (quick) or ~20 MB bundles of terminal text. */
-const EVENTS = quick ? 250 : 600;
-const EVENT_BYTES = 32 * 1024;
+/** Output events per bundle and characters each (a pty read's worth): ~8 MB (quick) or ~20 MB of terminal text per bundle. */
+const EVENTS = quick ? 2000 : 5000;
+const EVENT_BYTES = 4096;
 const CHUNK = 8 * 1024 * 1024;
 const DAY = 86_400_000;
-
-/** Printable text that does not compress to nothing (a listing of pseudo-random names). */
-function terminalText(seed: number, bytes: number): string {
-  let x = seed >>> 0 || 1;
-  let out = '';
-  while (out.length < bytes) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out += `drwxr-xr-x 2 ada ops ${(x >>> 0).toString(36)} ${((x >>> 3) % 100000).toString().padStart(6)} file-${(x >>> 0).toString(16)}.log\r\n`;
-  }
-  return out.slice(0, bytes);
-}
 
 async function fsyncFile(path: string): Promise<void> {
   const handle = await open(path, 'r+');
@@ -51,7 +39,7 @@ async function fsyncFile(path: string): Promise<void> {
 
 async function main(): Promise<void> {
   const report = new Report('ingest', 'Ingest throughput (tus upload → verify → cosign → store → receipt)', [
-    `${BUNDLES} sealed bundles of ~${((EVENTS * EVENT_BYTES) / 1e6).toFixed(0)} MB of terminal text, uploaded one after another in ${CHUNK / 1024 / 1024} MiB tus chunks`,
+    `${BUNDLES} sealed bundles of ~${((EVENTS * EVENT_BYTES) / 1e6).toFixed(0)} MB of terminal text (bench/corpus.ts), uploaded one after another in ${CHUNK / 1024 / 1024} MiB tus chunks`,
     'baseline: copyFile + fsync of the same bundle files on the same disk',
   ]);
   const harness = await startHarness({ config: { limits: { uploadBytes: 1024 * 1024 * 1024 }, archive: { sweepIntervalMinutes: 0 } } });
@@ -62,12 +50,14 @@ async function main(): Promise<void> {
     await mkdir(join(dir, 'copies'), { recursive: true });
     const files: { path: string; sessionId: string; size: number }[] = [];
     const startedAt = Date.now() - 3_600_000;
+    // The benchmarks' terminal corpus: colours, listings, logs, JSON, UTF-8; a different stretch per bundle.
+    const corpus = generateCorpus(BUNDLES * EVENTS * EVENT_BYTES + 1_000_000).toString('utf8');
     for (let b = 0; b < BUNDLES; b++) {
       const sessionId = `bench-${b}`;
       const built = buildBundle({
         sessionId,
         startedAt,
-        events: Array.from({ length: EVENTS }, (_, i) => ({ interval: 0.01, code: 'o' as const, data: terminalText(b * 100_000 + i + 1, EVENT_BYTES) })),
+        events: Array.from({ length: EVENTS }, (_, i) => ({ interval: 0.01, code: 'o' as const, data: corpus.slice((b * EVENTS + i) * EVENT_BYTES, (b * EVENTS + i + 1) * EVENT_BYTES) })),
         deviceCert: { issuer: keys.orgRoot, notBefore: startedAt - DAY, notAfter: startedAt + DAY, subject: { sub: 'alice' } },
       });
       const path = join(dir, `${sessionId}.custody`);

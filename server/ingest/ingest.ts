@@ -6,7 +6,8 @@
  * report, an alert is raised (audit entry, warn log), and the client is told why.
  *
  * What is stored: the uploaded bundle with `manifest.dsse.json` replaced by the same envelope plus
- * the service's DSSE signature over the same PAE (countersignEnvelope). The manifest is not among
+ * the service's DSSE signature over the same PAE (countersignEnvelope), spliced into the zip so
+ * that every other entry keeps the bytes it was uploaded with (zip-splice.ts). The manifest is not among
  * its own subjects, and the verifier accepts an envelope that holds a valid device signature
  * whatever else it holds, so `custody verify` reads the stored object offline exactly as it read
  * the upload; the service's signature is inside the one file an auditor exports. The receipt
@@ -17,7 +18,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import yazl from 'yazl';
 import { receiptPayload, RECEIPT_PAYLOAD_TYPE, type IngestRefusal, type IngestResult, type Receipt } from '../../shared/api/ingest.ts';
 import { CAST_ENTRY } from '../../shared/bundle/asciicast.ts';
 import { nobleSuite } from '../../shared/bundle/crypto.ts';
@@ -33,6 +33,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
 import { findLiveSession, heldCheckpoints } from './live-checkpoints.ts';
 import { serviceSuite, serviceZipCodec } from './node-codecs.ts';
+import { replaceZipEntry } from './zip-splice.ts';
 import type { DeviceStanding, TrustSource } from './trust.ts';
 
 const DAY = 86_400_000;
@@ -86,21 +87,6 @@ function storageKey(sessionId: string, startedAt: number): string {
   const yyyy = String(date.getUTCFullYear()).padStart(4, '0');
   const mm = String(date.getUTCMonth() + 1).padStart(2, '0');
   return `recordings/${yyyy}/${mm}/${sessionId}.custody`;
-}
-
-/**
- * The bundle's entries zipped again, in their order, with native deflate (yazl over node:zlib, as
- * the recorder packs bundles): the pure-JS writer would spend most of an ingest deflating the
- * recording. Fixed timestamps and modes, so the same entries give the same bytes.
- */
-async function zipEntries(entries: ReadonlyMap<string, Uint8Array>): Promise<Uint8Array> {
-  const zip = new yazl.ZipFile();
-  const options = { mtime: new Date(1980, 0, 1, 0, 0, 0), mode: 0o100644, compress: true, forceDosTimestamp: true };
-  for (const [name, data] of entries) zip.addBuffer(Buffer.from(data.buffer, data.byteOffset, data.byteLength), name, options);
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Signed text of each note in checkpoints.notes (their signature lines dropped). */
@@ -191,10 +177,10 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
     cosignedCheckpoints = held.length;
   }
 
-  // Countersign the manifest and rebuild the zip in the same entry order.
+  // Countersign the manifest and put it in place of the device-signed one; every other entry's
+  // bytes are copied as uploaded.
   const manifest = openEnvelope(entries.get(MANIFEST_ENTRY)!, MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE);
-  entries.set(MANIFEST_ENTRY, serializeEnvelope(countersignEnvelope(nobleSuite, manifest.envelope, deps.keys.service)));
-  const cosigned = await zipEntries(entries);
+  const cosigned = replaceZipEntry(bytes, MANIFEST_ENTRY, serializeEnvelope(countersignEnvelope(nobleSuite, manifest.envelope, deps.keys.service)));
   const storedSha = sha256Hex(cosigned);
   const session = report.session;
   const key = storageKey(sessionId, session.startedAt);
