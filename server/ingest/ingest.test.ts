@@ -236,6 +236,33 @@ describe('ingest over HTTP with tus', () => {
     assert.equal(created.status, 409);
   });
 
+  test('concurrent uploads: the same bundle five times at once gets one receipt and one object; two bundles of one session at once, one stored and one quarantined', async () => {
+    const id = sessionId();
+    const built = bundle({ sessionId: id });
+    const client = tus(alice);
+    const paths = await Promise.all(Array.from({ length: 5 }, () => client.createOk(built.bytes.length, { sessionId: id, sha256: sha256Hex(built.bytes) })));
+    const responses = await Promise.all(paths.map((path) => client.send(path, built.bytes)));
+    assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 200, 200]);
+    const receipts = await Promise.all(responses.map(async (r) => IngestResultSchema.parse(await r.json()).receipt));
+    for (const receipt of receipts) assert.deepEqual(receipt, receipts[0]);
+    assert.equal((await blobs.head(receipts[0]!.storageKey))?.sha256, receipts[0]!.sha256);
+
+    const id2 = sessionId();
+    const first = bundle({ sessionId: id2 });
+    const second = bundle({ sessionId: id2, startedAt: Date.now() - 120_000, events: [{ interval: 0.1, code: 'o', data: 'another past\r\n' }] });
+    const [pathA, pathB] = await Promise.all([first, second].map((b) => client.createOk(b.bytes.length, { sessionId: id2, sha256: sha256Hex(b.bytes) })));
+    const both = await Promise.all([client.send(pathA!, first.bytes), client.send(pathB!, second.bytes)]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [200, 409]);
+    const winner = both.find((r) => r.status === 200)!;
+    const loser = both.find((r) => r.status === 409)!;
+    const stored = IngestResultSchema.parse(await winner.json()).receipt;
+    const refusal = IngestRefusalSchema.parse(await loser.json());
+    assert.notEqual(refusal.quarantineKey, undefined);
+    assert.equal((await blobs.head(stored.storageKey))?.sha256, stored.sha256, 'the stored object is the winner\'s');
+    const kept = await blobs.get(refusal.quarantineKey!);
+    assert.ok(kept !== undefined && [sha256Hex(first.bytes), sha256Hex(second.bytes)].filter((h) => h !== stored.uploadedSha256).includes(sha256Hex(kept)), 'the loser is in quarantine');
+  });
+
   test('tus requests without a token are refused with 401; another admin\'s upload does not exist for them; approvers cannot upload', async () => {
     const id = sessionId();
     const built = bundle({ sessionId: id });

@@ -82,11 +82,13 @@ function resultOf(session: ArchivedSession): IngestResult {
   return { status: 'stored', receipt: session.receipt, envelope: JSON.parse(session.envelope) as IngestResult['envelope'] };
 }
 
-function storageKey(sessionId: string, startedAt: number): string {
-  const date = new Date(startedAt);
-  const yyyy = String(date.getUTCFullYear()).padStart(4, '0');
-  const mm = String(date.getUTCMonth() + 1).padStart(2, '0');
-  return `recordings/${yyyy}/${mm}/${sessionId}.custody`;
+/**
+ * One key per session, from the session id alone: the store's write-once rule then also means one
+ * recording per session, whatever two racing uploads claim. The prefix spreads keys over 256
+ * folders (S3 partitions, directory sizes).
+ */
+function storageKey(sessionId: string): string {
+  return `recordings/${sha256Hex(new TextEncoder().encode(sessionId)).slice(0, 2)}/${sessionId}.custody`;
 }
 
 /** Signed text of each note in checkpoints.notes (their signature lines dropped). */
@@ -183,7 +185,7 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   const cosigned = replaceZipEntry(bytes, MANIFEST_ENTRY, serializeEnvelope(countersignEnvelope(nobleSuite, manifest.envelope, deps.keys.service)));
   const storedSha = sha256Hex(cosigned);
   const session = report.session;
-  const key = storageKey(sessionId, session.startedAt);
+  const key = storageKey(sessionId);
   const storedAt = deps.now();
   const retainUntil = storedAt + deps.retentionDays * DAY;
   try {
@@ -191,8 +193,9 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   } catch (error) {
     if (!(error instanceof ObjectExistsError)) throw error;
     // A previous attempt stored it and failed before the index row: the same bytes are fine.
+    // Other bytes: another bundle of this session got there first.
     const head = await deps.blobs.head(key);
-    if (head?.sha256 !== storedSha) throw error;
+    if (head?.sha256 !== storedSha) return quarantine(409, `session ${sessionId} is already stored from another bundle; a stored recording is never replaced`, report);
   }
 
   const receipt: Receipt = {
@@ -210,12 +213,12 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   };
   const envelope = signEnvelope(nobleSuite, RECEIPT_PAYLOAD_TYPE, receiptPayload(receipt), deps.keys.service);
   const text = sessionText(entries.get(CAST_ENTRY)!);
-  return deps.db.transaction(async (tx) => {
+  const outcome = await deps.db.transaction(async (tx) => {
     await tx.lock(`archive-session:${sessionId}`);
     const raced = await findStoredSession(tx, sessionId);
     if (raced !== undefined) {
       if (raced.receipt.uploadedSha256 === sha256) return { kind: 'stored', status: 200, result: resultOf(raced), fresh: false } as const;
-      throw new Error(`session ${sessionId} was stored from another bundle meanwhile`);
+      return undefined;
     }
     await insertStoredSession(tx, {
       sessionId,
@@ -232,4 +235,5 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
     await audit(tx, 'archive.store', sessionId, { sha256: storedSha, uploadedSha256: sha256, size: cosigned.length, storageKey: key, verdict, retainUntil });
     return { kind: 'stored', status: 200, result: { status: 'stored', receipt, envelope }, fresh: true } as const;
   });
+  return outcome ?? quarantine(409, `session ${sessionId} was stored from another bundle meanwhile; a stored recording is never replaced`, report);
 }
