@@ -399,6 +399,10 @@ for (const database of ['sqlite', 'postgres'] as const) {
         assert.ok(verifyNoteSignature(nobleSuite, cosigned, sessionKeyName(id), SESSION_KEY.publicKey), 'and the session key\'s signature is still there');
       }
       assert.equal((await alice.post(`/v1/sessions/${id}/checkpoints`, { note: notes[0] })).status, 200, 'a retried checkpoint is answered again');
+      const listed = (await (await dave.get(`/v1/sessions/${id}/checkpoints`)).json()) as { checkpoints: { index: number; cosigned: string }[] };
+      assert.deepEqual(listed.checkpoints.map((c) => c.index), Array.from({ length: half }, (_, i) => i + 1), 'an auditor reads what was cosigned');
+      assert.equal((await alice.get(`/v1/sessions/${id}/checkpoints`)).status, 200);
+      assert.equal((await bob.get(`/v1/sessions/${id}/checkpoints`)).status, 404, 'another admin does not');
       assert.equal((await bob.post(`/v1/sessions/${id}/checkpoints`, { note: notes[half] })).status, 403);
 
       // A checkpoint honestly signed by the session key, chained, but attesting a smaller tree.

@@ -22,17 +22,17 @@ import { FileStore } from '@tus/file-store';
 import { Server as TusServer, type Upload } from '@tus/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CheckpointAckSchema, CheckpointSubmitSchema, SessionStartedSchema, SessionStartSchema, UploadMetadataSchema } from '../../shared/api/ingest.ts';
+import { CheckpointAckSchema, CheckpointSubmitSchema, CosignedCheckpointsSchema, SessionStartedSchema, SessionStartSchema, UploadMetadataSchema } from '../../shared/api/ingest.ts';
 import { SessionParamsSchema } from '../../shared/api/archive.ts';
 import { fromBase64 } from '../../shared/bundle/bytes.ts';
 import { appendAudit } from '../audit/audit-log.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { ServiceContext, ServiceModule } from '../http/context.ts';
-import { badRequest, forbidden } from '../http/errors.ts';
+import { badRequest, forbidden, notFound } from '../http/errors.ts';
 import type { Queryable } from '../db/database.ts';
 import { findStoredSession } from '../archive/archive-store.ts';
 import { ingestBundle, type IngestAudit, type IngestDeps } from './ingest.ts';
-import { acceptCheckpoint, findLiveSession, startLiveSession } from './live-checkpoints.ts';
+import { acceptCheckpoint, findLiveSession, heldCheckpoints, startLiveSession } from './live-checkpoints.ts';
 import { ownKeysTrustSource, type DeviceStanding, type TrustSource } from './trust.ts';
 
 export interface IngestModuleOptions {
@@ -203,6 +203,26 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
           return reply
             .status(result.created ? 201 : 200)
             .send({ sessionId, sessionKeyId: result.session.sessionKeyId, deviceKeyId: result.session.deviceKeyId, checkpoints: result.held });
+        },
+      );
+
+      app.get(
+        '/v1/sessions/:sessionId/checkpoints',
+        {
+          config: { access: ['admin', 'auditor'] },
+          schema: {
+            summary: 'The checkpoints the service cosigned while the session ran: an auditor holds the bundle against them',
+            params: SessionParamsSchema,
+            response: { 200: CosignedCheckpointsSchema },
+          },
+        },
+        async (request) => {
+          const who = principalOf(request);
+          const live = await findLiveSession(db, request.params.sessionId);
+          // Another admin's session is answered as if it did not exist, as in the archive.
+          if (live === undefined || (!who.roles.has('auditor') && live.owner !== who.subject)) throw notFound(`live session ${request.params.sessionId}`);
+          const held = await heldCheckpoints(db, live.sessionId);
+          return { checkpoints: held.map((h) => ({ index: h.index, size: h.size, root: h.root, time: h.time, kind: h.kind, cosigned: h.cosigned })) };
         },
       );
 

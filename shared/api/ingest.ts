@@ -141,3 +141,14 @@ export const CheckpointAckSchema = z.strictObject({
   cosigned: z.string(),
 });
 export type CheckpointAck = z.infer<typeof CheckpointAckSchema>;
+
+/** `GET /v1/sessions/:id/checkpoints`: what the service cosigned while the session ran, in order. */
+export const CosignedCheckpointsSchema = z.strictObject({
+  checkpoints: z.array(
+    CheckpointAckSchema.extend({
+      root: z.string(),
+      time: z.number().int(),
+      kind: z.string(),
+    }),
+  ),
+});
