@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     `${BUNDLES} sealed bundles of ~${((EVENTS * EVENT_BYTES) / 1e6).toFixed(0)} MB of terminal text (bench/corpus.ts), uploaded one after another in ${CHUNK / 1024 / 1024} MiB tus chunks`,
     'baseline: copyFile + fsync of the same bundle files on the same disk',
   ]);
-  const harness = await startHarness({ config: { limits: { uploadBytes: 1024 * 1024 * 1024 }, archive: { sweepIntervalMinutes: 0 } } });
+  const harness = await startHarness({ config: { limits: { uploadBytes: 256 * 1024 * 1024 }, archive: { sweepIntervalMinutes: 0 } } });
   try {
     const keys = harness.service.context.keys;
     const trustRoot = trustRootOf(keys, 'test');
@@ -81,7 +81,9 @@ async function main(): Promise<void> {
       const start = performance.now();
       const bytes = await readFile(file.path);
       const response = await client.upload(bytes, file.sessionId, CHUNK);
-      const result = IngestResultSchema.parse(await response.json());
+      const body = await response.text();
+      if (response.status !== 200) throw new Error(`${file.sessionId}: the service answered ${response.status}: ${body}`);
+      const result = IngestResultSchema.parse(JSON.parse(body));
       ingestMs += performance.now() - start;
       if (result.receipt.uploadedSha256.length !== 64) throw new Error(`no receipt for ${file.sessionId}`);
     }

@@ -58,8 +58,19 @@ export const ServiceConfigSchema = z
       .strictObject({
         /** Largest JSON body of any API call. */
         jsonBodyBytes: z.number().int().min(1024).max(16 * MiB).default(256 * 1024),
-        /** Largest bundle one upload may carry. */
-        uploadBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(2 * 1024 * MiB),
+        /**
+         * Largest bundle one upload may carry. Ingest holds the bundle, its inflated entries and the
+         * recording's text in memory (several times the bundle's size), and refuses a bundle that
+         * inflates past 448 MiB (MAX_INFLATED_BYTES in server/ingest/ingest.ts), so a larger upload
+         * could never be archived: the cap stays under it, and the default leaves room for
+         * concurrent ingests. See docs/architecture.md, Ingest.
+         */
+        uploadBytes: z
+          .number()
+          .int()
+          .min(MiB)
+          .max(448 * MiB, 'is at most 448 MiB (469762048): ingest verifies and indexes a bundle in memory, and one that inflates past 448 MiB is refused anyway')
+          .default(256 * MiB),
       })
       .prefault({}),
     enrollment: EnrollmentConfigSchema,

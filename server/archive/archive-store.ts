@@ -59,6 +59,25 @@ export const ARCHIVE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE session_text ADD PRIMARY KEY (session_id, chunk)`,
     },
   },
+  {
+    version: 512,
+    name: 'archive: session text as a contentless word index',
+    up: {
+      // Search asks only which sessions hold each word (queryWords, one MATCH per word): the FTS5
+      // index need not keep a second copy of the text (contentless) nor word positions
+      // (detail=none). It writes about half as much per recording, and ingest indexes every byte
+      // of output. The session id stays readable (contentless_unindexed), rows stay deletable for
+      // the sweeper (contentless_delete).
+      // (The old table is renamed away first: SQLite 3.51 corrupts a contentless_unindexed table it renames.)
+      sqlite: `ALTER TABLE session_text RENAME TO session_text_full;
+      CREATE VIRTUAL TABLE session_text USING fts5(session_id UNINDEXED, body, tokenize = 'unicode61',
+        content = '', contentless_delete = 1, contentless_unindexed = 1, detail = 'none');
+      INSERT INTO session_text (session_id, body) SELECT session_id, body FROM session_text_full;
+      DROP TABLE session_text_full`,
+      // A tsvector is already an index of its own; nothing to change.
+      postgres: 'SELECT 1',
+    },
+  },
 ];
 
 /**

@@ -4,6 +4,7 @@
  * removed, so that `kubectl get pods` is found however it was coloured. Input events are not
  * indexed: what matters is what the session showed, and hidden input is never stored anyway.
  */
+import type { CastEvent } from '../../shared/bundle/asciicast.ts';
 import { parseRecording } from '../../shared/bundle/reader.ts';
 import { ESCAPE } from '../../shared/redaction/line-view.ts';
 
@@ -15,9 +16,26 @@ export function plainText(output: string): string {
   return output.replace(ESCAPE, '').replace(/\r\n?/g, '\n').replace(CONTROLS, '');
 }
 
+/**
+ * Collects the output of events as something else parses them (ingest: the verifier's onEvent),
+ * so that the recording is parsed once. The escapes are removed from the whole output at the
+ * end, not per event: a pty read may end inside an escape sequence.
+ */
+export class SessionTextCollector {
+  readonly #outputs: string[] = [];
+
+  readonly onEvent = (event: CastEvent): void => {
+    if (event.code === 'o') this.#outputs.push(event.data);
+  };
+
+  text(): string {
+    return plainText(this.#outputs.join(''));
+  }
+}
+
 /** The indexable text of a verified recording's `session.cast` bytes. */
 export function sessionText(cast: Uint8Array): string {
-  let out = '';
-  for (const event of parseRecording(cast).events) if (event.code === 'o') out += event.data;
-  return plainText(out);
+  const collector = new SessionTextCollector();
+  for (const event of parseRecording(cast).events) collector.onEvent(event);
+  return collector.text();
 }

@@ -19,24 +19,33 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { receiptPayload, RECEIPT_PAYLOAD_TYPE, type IngestRefusal, type IngestResult, type Receipt } from '../../shared/api/ingest.ts';
-import { CAST_ENTRY } from '../../shared/bundle/asciicast.ts';
 import { nobleSuite } from '../../shared/bundle/crypto.ts';
 import { countersignEnvelope, openEnvelope, serializeEnvelope, signEnvelope } from '../../shared/bundle/dsse.ts';
 import { MANIFEST_ENTRY, MANIFEST_PAYLOAD_TYPE, SESSION_KEY_ENTRY } from '../../shared/bundle/manifest.ts';
 import { NOTES_ENTRY, splitNotes } from '../../shared/bundle/note.ts';
-import { verifyBundle, type VerifyReport } from '../../shared/bundle/verifier.ts';
+import { verifyBundle, verifyEntries, type VerifyReport } from '../../shared/bundle/verifier.ts';
 import { readZip } from '../../shared/bundle/zip.ts';
 import { findStoredSession, insertQuarantine, insertStoredSession, type ArchivedSession } from '../archive/archive-store.ts';
-import { sessionText } from '../archive/session-text.ts';
+import { SessionTextCollector } from '../archive/session-text.ts';
 import { ObjectExistsError, type BlobStore } from '../blobs/blob-store.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
 import { findLiveSession, heldCheckpoints } from './live-checkpoints.ts';
-import { serviceSuite, serviceZipCodec } from './node-codecs.ts';
+import { deferredVerifySuite, serviceSuite, serviceZipCodec } from './node-codecs.ts';
 import { replaceZipEntry } from './zip-splice.ts';
 import type { DeviceStanding, TrustSource } from './trust.ts';
 
 const DAY = 86_400_000;
+
+/**
+ * Ingest holds a bundle, its inflated entries and the recording's text in memory at once, so it
+ * caps what a bundle may inflate to (the zip reader's own default is 4 GiB): a bundle over it is
+ * quarantined with the reader's reason, never half-ingested. Under V8's longest string (2^29 − 24
+ * UTF-16 units), so the recording decodes and its text builds as one string. See
+ * docs/architecture.md, Ingest.
+ */
+export const MAX_INFLATED_BYTES = 448 * 1024 * 1024;
+const INGEST_ZIP_LIMITS = { maxTotalBytes: MAX_INFLATED_BYTES, maxEntryBytes: MAX_INFLATED_BYTES } as const;
 
 export interface IngestDeps {
   readonly db: Database;
@@ -144,7 +153,26 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   }
 
   const trustRoot = await deps.trustRoot(deps.db);
-  const report = verifyBundle(bytes, { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec });
+  // One read of the zip and one parse of the recording serve verification, the checks below,
+  // the splice and the search index: the verifier hands each event it parses to the collector.
+  const verifyOptions = { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec, zipLimits: INGEST_ZIP_LIMITS };
+  let entries: Map<string, Uint8Array>;
+  try {
+    entries = readZip(bytes, INGEST_ZIP_LIMITS, serviceZipCodec);
+  } catch {
+    // Not a zip the service reads: the verifier's report says why.
+    const unread = verifyBundle(bytes, verifyOptions);
+    return quarantine(422, `the bundle failed verification: ${unread.summary}`, unread);
+  }
+  // Signatures are checked on the thread pool while this thread hashes and parses; should any
+  // fail, the strict suite verifies again for the report that names it (deferredVerifySuite).
+  const deferred = deferredVerifySuite();
+  let collector = new SessionTextCollector();
+  let report = verifyEntries(entries, { ...verifyOptions, suite: deferred.suite, onEvent: collector.onEvent });
+  if (!(await deferred.allValid())) {
+    collector = new SessionTextCollector();
+    report = verifyEntries(entries, { ...verifyOptions, onEvent: collector.onEvent });
+  }
   const verdict = verdictOf(report);
   if (verdict === undefined) {
     const why = report.intact && !report.trusted ? `the bundle is intact but its signer is not trusted: ${report.summary}` : `the bundle failed verification: ${report.summary}`;
@@ -163,7 +191,6 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
     return quarantine(422, `the bundle records session ${report.session?.sessionId ?? '(none)'}, but was uploaded as ${sessionId}`, report);
   }
 
-  const entries = readZip(bytes, undefined, serviceZipCodec);
   const live = await findLiveSession(deps.db, sessionId);
   let cosignedCheckpoints = 0;
   if (live !== undefined) {
@@ -188,8 +215,11 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   const key = storageKey(sessionId);
   const storedAt = deps.now();
   const retainUntil = storedAt + deps.retentionDays * DAY;
+  const putting = deps.blobs.put(key, cosigned, { sha256: storedSha, retainUntil, contentType: 'application/vnd.custody.bundle+zip' });
+  // The search text is built while the store writes and syncs.
+  const text = collector.text();
   try {
-    await deps.blobs.put(key, cosigned, { sha256: storedSha, retainUntil, contentType: 'application/vnd.custody.bundle+zip' });
+    await putting;
   } catch (error) {
     if (!(error instanceof ObjectExistsError)) throw error;
     // A previous attempt stored it and failed before the index row: the same bytes are fine.
@@ -212,7 +242,6 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
     serviceKeyId: deps.keys.service.keyId,
   };
   const envelope = signEnvelope(nobleSuite, RECEIPT_PAYLOAD_TYPE, receiptPayload(receipt), deps.keys.service);
-  const text = sessionText(entries.get(CAST_ENTRY)!);
   const outcome = await deps.db.transaction(async (tx) => {
     await tx.lock(`archive-session:${sessionId}`);
     const raced = await findStoredSession(tx, sessionId);

@@ -36,7 +36,9 @@ import {
   type BundleOptions,
 } from './test-support.ts';
 import { buildStatement } from './writer.ts';
-import { STATUS_PRECEDENCE, verifyBundle, type Finding, type VerifyReport, type VerifyStatus } from './verifier.ts';
+import { STATUS_PRECEDENCE, verifyBundle, verifyEntries, type Finding, type VerifyReport, type VerifyStatus } from './verifier.ts';
+import { parseRecording } from './reader.ts';
+import type { CastEvent } from './asciicast.ts';
 import { readZip, writeZip } from './zip.ts';
 
 const TRUST_DEVICE = trustRoot([{ key: DEVICE_KEY, role: 'device' }], 'ops devices');
@@ -533,5 +535,24 @@ describe('verifyBundle: any single change is detected (fast-check)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('verifyEntries', () => {
+  test('gives the report verifyBundle gives, and hands over every event it parsed, in order', () => {
+    const { bytes } = buildBundle();
+    const seen: CastEvent[] = [];
+    const report = verifyEntries(readZip(bytes), { trustRoot: TRUST_DEVICE, onEvent: (event) => seen.push(event) });
+    assert.deepEqual(report, verifyBundle(bytes, { trustRoot: TRUST_DEVICE }));
+    assert.equal(report.status, 'intact');
+    assert.deepEqual(seen, parseRecording(entriesOf(bytes).get(CAST_ENTRY)!).events);
+  });
+
+  test('a tampered recording: the same findings as verifyBundle', () => {
+    const { bytes } = buildBundle();
+    const tampered = withEntry(bytes, CAST_ENTRY, utf8(new TextDecoder().decode(entriesOf(bytes).get(CAST_ENTRY)).replace('README.md', 'READYOU.md')));
+    const report = verifyEntries(readZip(tampered), { trustRoot: TRUST_DEVICE });
+    assert.notEqual(report.status, 'intact');
+    assert.deepEqual(report, verifyBundle(tampered, { trustRoot: TRUST_DEVICE }));
   });
 });

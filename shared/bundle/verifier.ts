@@ -5,7 +5,7 @@
  *
  * docs/bundle-format.md §7 specifies the checks in the order made here.
  */
-import { CAST_ENTRY, MAX_CAST_LINE_BYTES, parseEvent, parseHeader, type CastHeader } from './asciicast.ts';
+import { CAST_ENTRY, MAX_CAST_LINE_BYTES, parseEvent, parseHeader, type CastEvent, type CastHeader } from './asciicast.ts';
 import { decodeUtf8Strict, equalBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.ts';
 import { keyIdOf, nobleSuite, type CryptoSuite } from './crypto.ts';
 import { openEnvelope, verifyEnvelope, type OpenedEnvelope } from './dsse.ts';
@@ -97,6 +97,12 @@ export interface VerifyOptions {
   readonly zipLimits?: Partial<ZipLimits>;
   /** Native inflate and CRC-32 where the platform has them (Node: recorder/node-zip.ts). */
   readonly zipCodec?: ZipCodec;
+  /**
+   * Called with each event as the verifier parses it (the seal's range, in order), so that a
+   * caller who needs the events too (the service's search index) does not parse the recording a
+   * second time. Only a report that says so makes them trustworthy: a later line may fail.
+   */
+  readonly onEvent?: (event: CastEvent) => void;
 }
 
 const KNOWN_ENTRIES = new Set([MANIFEST_ENTRY, CAST_ENTRY, NOTES_ENTRY, SESSION_KEY_ENTRY, DEVICE_CERT_ENTRY]);
@@ -283,6 +289,7 @@ function checkRecording(
   findings: Findings,
   cast: Uint8Array,
   checkpoints: readonly UsableCheckpoint[],
+  onEvent: ((event: CastEvent) => void) | undefined,
 ): { lines: number; verifiedSize: number; header?: CastHeader; root: Uint8Array; lastCode?: string } {
   const acc = new MerkleAccumulator(suite);
   let next = 0;
@@ -350,7 +357,9 @@ function checkRecording(
           if (lastCode === 'x') {
             throw new FormatError('invalid-field', `${CAST_ENTRY} line ${lineNo} follows the exit event`, { entry: CAST_ENTRY, line: lineNo });
           }
-          lastCode = parseEvent(text, lineNo).code;
+          const event = parseEvent(text, lineNo);
+          lastCode = event.code;
+          onEvent?.(event);
         }
       } catch (error) {
         // Only the first bad line is reported: after it, the recording cannot be read reliably.
@@ -439,24 +448,36 @@ function checkTrust(
   return { trusted: false };
 }
 
-export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): VerifyReport {
-  const suite = options.suite ?? nobleSuite;
-  const findings = new Findings();
-  const done = (extra: Partial<VerifyReport> = {}): VerifyReport => {
-    const status = statusOf(findings.list);
-    const trusted = extra.trusted ?? false;
-    const intact = status === 'intact' || status === 'untrusted-key';
-    return { status, trusted, intact, summary: summarize(status, findings.list, trusted), findings: findings.list, ...extra };
-  };
+function reportOf(findings: Findings, extra: Partial<VerifyReport> = {}): VerifyReport {
+  const status = statusOf(findings.list);
+  const trusted = extra.trusted ?? false;
+  const intact = status === 'intact' || status === 'untrusted-key';
+  return { status, trusted, intact, summary: summarize(status, findings.list, trusted), findings: findings.list, ...extra };
+}
 
+export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): VerifyReport {
   // §7.1 container
   let entries: Map<string, Uint8Array>;
   try {
     entries = readZip(bundle, options.zipLimits, options.zipCodec);
   } catch (error) {
+    const findings = new Findings();
     findings.fromError(error);
-    return done();
+    return reportOf(findings);
   }
+  return verifyEntries(entries, options);
+}
+
+/**
+ * verifyBundle on the entries `readZip` returned for the bundle (with the limits and codec of
+ * `options`): for a caller that needs the entries too (the service stores and indexes them) and
+ * would otherwise inflate the bundle twice.
+ */
+export function verifyEntries(entries: Map<string, Uint8Array>, options: VerifyOptions = {}): VerifyReport {
+  const suite = options.suite ?? nobleSuite;
+  const findings = new Findings();
+  const done = (extra: Partial<VerifyReport> = {}): VerifyReport => reportOf(findings, extra);
+
   for (const name of [MANIFEST_ENTRY, CAST_ENTRY, NOTES_ENTRY, SESSION_KEY_ENTRY]) {
     if (!entries.has(name)) findings.add('malformed', `bundle has no ${name}`, { entry: name });
   }
@@ -509,7 +530,7 @@ export function verifyBundle(bundle: Uint8Array, options: VerifyOptions = {}): V
 
   // §7.4 checkpoints, §7.5 recording
   const checkpoints = checkNotes(suite, findings, entries.get(NOTES_ENTRY)!, sessionKeyEntry, cert.body, sessionKey);
-  const recording = checkRecording(suite, findings, entries.get(CAST_ENTRY)!, checkpoints);
+  const recording = checkRecording(suite, findings, entries.get(CAST_ENTRY)!, checkpoints, options.onEvent);
   const last = checkpoints[checkpoints.length - 1];
   const seal = last?.body.kind === 'seal' ? last : undefined;
   for (const cp of checkpoints) {
