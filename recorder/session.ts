@@ -39,7 +39,8 @@ import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
 import { createRing, RingWriter, type RingRecordKind } from './record-path/ring.ts';
 import { createSpool, type SpoolMeta } from './spool.ts';
-import { holdPtyMaster, inputMode, releasePtyMaster } from './termios/index.ts';
+import { holdPtyMaster, inputMode } from './termios/index.ts';
+import { MasterWriter } from './termios/master-writer.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
 export const DISPLAY_HIGH_WATER = 4 * 1024 * 1024;
@@ -105,8 +106,12 @@ export class RecordedSession {
   /** Records the ring had no room for; written first once it has (the pty is paused meanwhile). */
   #overflow: { kind: RingRecordKind; data: Uint8Array; at: number }[] = [];
   #pty: pty.IPty | undefined;
-  /** Our own duplicate of the pty's master (termios/ `holdPtyMaster`), released at exit. */
-  #masterFd: number | undefined;
+  /**
+   * Our own duplicate of the pty's master (termios/ `holdPtyMaster`): termios is read and keys
+   * are written through it (termios/master-writer.ts), and it is closed after the exit once
+   * no write is in flight. Undefined where there is none (Windows): node-pty's write then.
+   */
+  #master: MasterWriter | undefined;
   #hiddenRun = false;
   #posted = 0;
   #checkpointed = 0;
@@ -239,7 +244,8 @@ export class RecordedSession {
       this.#end();
       return;
     }
-    this.#masterFd = holdPtyMaster(this.#pty);
+    const held = holdPtyMaster(this.#pty);
+    this.#master = held === undefined ? undefined : new MasterWriter(held);
     this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
     this.#pty.onExit(({ exitCode, signal }) => {
       this.#exit = { exitCode, signal: signal ?? null };
@@ -290,8 +296,10 @@ export class RecordedSession {
     // secret. ECHO off in line mode is getpass/sudo/read -s/ssh's passphrase prompt (termios/).
     // Raw mode (ssh, readline, vim) or no answer says nothing: the record path judges those keys
     // by the screen and their echo (record-path/raw-input.ts), holding them meanwhile.
-    const mode = this.#masterFd === undefined ? 'unknown' : inputMode(this.#masterFd);
-    this.#pty.write(data); // echo path first
+    const mode = this.#master === undefined ? 'unknown' : inputMode(this.#master.fd);
+    // Echo path first.
+    if (this.#master !== undefined) this.#master.write(data);
+    else this.#pty.write(data);
     if (!this.#recordInput) return;
     if (mode !== 'hidden') {
       this.#hiddenRun = false;
@@ -370,9 +378,9 @@ export class RecordedSession {
   #end(): void {
     if (!this.#exited) {
       this.#exited = true;
-      // No key is judged after this: let the pty go (its fd and /dev/pts numbers with it).
-      if (this.#masterFd !== undefined) releasePtyMaster(this.#masterFd);
-      this.#masterFd = undefined;
+      // No key is judged or written after this: let the pty go (its fd and /dev/pts numbers
+      // with it) once a write in flight has returned.
+      void this.#master?.close();
       const exit = this.#exit ?? { exitCode: 1, signal: null };
       // asciicast v3: the exit event carries the status; a signal is reported shell-style (128 + n).
       this.#exitStatus = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;

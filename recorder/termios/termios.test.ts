@@ -65,6 +65,12 @@ class PtyUnderTest {
     return mode;
   }
 
+  /** Waits (bounded) for the program to end by itself. */
+  async waitForExit(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.exited && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
   async exit(): Promise<void> {
     if (this.exited) return;
     const done = new Promise<void>((resolve) => this.term.onExit(() => resolve()));
@@ -184,6 +190,9 @@ test("sudo's password prompt reads as hidden", { skip: (!unix || process.getuid?
     assert.equal(await term.waitForMode('hidden'), 'hidden');
     assert.equal(echoState(term.fd), 'off');
     term.term.write('\x03'); // leave without a failed attempt
+    // Let sudo take the ^C and leave on its own: killed at once, node-pty's write could still be
+    // pending and land on the next test's pty under the same fd number (master-writer.ts).
+    await term.waitForExit();
   }, { uid: 65534, gid: 65534 });
 });
 
@@ -194,6 +203,7 @@ test('a pty relayed through another pty (script, sudo with use_pty, tmux, ssh) i
     await term.waitFor('Password: ');
     assert.equal(await term.waitForMode('raw'), 'raw');
     term.term.write('\x03');
+    await term.waitForExit();
   });
 });
 
