@@ -59,17 +59,27 @@ export const ServiceConfigSchema = z
         /** Largest JSON body of any API call. */
         jsonBodyBytes: z.number().int().min(1024).max(16 * MiB).default(256 * 1024),
         /**
-         * Largest bundle one upload may carry. Ingest holds the bundle, its inflated entries and the
-         * recording's text in memory (several times the bundle's size), and refuses a bundle that
-         * inflates past 448 MiB (MAX_INFLATED_BYTES in server/ingest/ingest.ts), so a larger upload
-         * could never be archived: the cap stays under it, and the default leaves room for
-         * concurrent ingests. See docs/architecture.md, Ingest.
+         * Largest bundle one upload may carry. Ingest verifies and indexes a bundle in memory (see
+         * recordingBytes), and a bundle is no larger than what it inflates to, so an upload over
+         * 448 MiB could never be archived. See docs/architecture.md, Ingest.
          */
         uploadBytes: z
           .number()
           .int()
           .min(MiB)
-          .max(448 * MiB, 'is at most 448 MiB (469762048): ingest verifies and indexes a bundle in memory, and one that inflates past 448 MiB is refused anyway')
+          .max(448 * MiB, 'is at most 448 MiB (469762048): ingest holds a bundle in memory, and no bundle may inflate past 448 MiB (limits.recordingBytes)')
+          .default(256 * MiB),
+        /**
+         * Most a bundle may inflate to (all its entries). Ingest holds the bundle, the inflated
+         * entries and the recording's search text at once: about 5-6 times this at peak (a 56 MB
+         * recording took about 300 MiB), so the cap keeps one ingest in a few GiB. A bundle over
+         * it is quarantined (422) with the zip reader's reason, never half-ingested.
+         */
+        recordingBytes: z
+          .number()
+          .int()
+          .min(MiB)
+          .max(448 * MiB, 'is at most 448 MiB (469762048): ingest holds about 5-6 times this in memory at once')
           .default(256 * MiB),
       })
       .prefault({}),

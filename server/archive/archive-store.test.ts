@@ -5,7 +5,7 @@ import { serializeEvent, serializeHeader } from '../../shared/bundle/asciicast.t
 import { defaultHeader } from '../../shared/bundle/test-support.ts';
 import { describeDatabases } from '../db/backends.test-support.ts';
 import { expiredSessions, findStoredSession, insertQuarantine, insertStoredSession, listQuarantine, markExpired, searchSessions, setLegalHold, TEXT_CHUNK, textChunks, type NewStoredSession } from './archive-store.ts';
-import { plainText, sessionText } from './session-text.ts';
+import { plainText, SessionTextCollector, sessionText } from './session-text.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 1);
@@ -38,6 +38,38 @@ test('session text: output events only, escape sequences and control characters 
   const text = sessionText(Buffer.from(cast));
   assert.equal(text, 'kubectl get pods\n');
   assert.equal(plainText('a\x07b\x1b[2Jc\r\nd'), 'abc\nd');
+});
+
+test('the collector cleans and cuts output as it comes, giving exactly textChunks(plainText(all output))', () => {
+  // Escape sequences, CR LF pairs and controls cut across events at every place, and flushes
+  // every few hundred characters, so that each cut lands somewhere awkward at least once.
+  const pieces = ['\x1b[1;32m', 'kubectl', ' get ', '\x1b]0;ti\ntle\x07', '\x1b]2;x\x1b\\', 'pods\r\n', '\r', '\n', '\x1b(B', '\x07', 'café ', '\x1b', '[0m', '\r\r\n', 'x'.repeat(40), '\x1b[', '2J', ' '];
+  let seed = 7;
+  const next = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  let output = '';
+  while (output.length < 200_000) output += pieces[next(pieces.length)];
+  for (const flushAt of [64, 1000, 1024 * 1024]) {
+    const collector = new SessionTextCollector(flushAt);
+    for (let at = 0; at < output.length; ) {
+      const end = Math.min(output.length, at + 1 + next(300));
+      collector.onEvent({ interval: 0, code: 'o', data: output.slice(at, end) });
+      collector.onEvent({ interval: 0, code: 'i', data: 'typed-only-word\x1b' });
+      at = end;
+    }
+    const chunks = collector.chunks();
+    assert.deepEqual(chunks, textChunks(plainText(output)), `flushing at ${flushAt} characters`);
+    assert.ok(chunks.length > 1);
+  }
+  // The awkward places on purpose: a CR whose LF follows an escape sequence in the next event; a
+  // sequence cut in two; an OSC ended by ST (ESC \\) in the next event.
+  for (const events of [['a\r', '\x1b[0m\nb'], ['a\x1b[3', '1mb\r', '\nc'], ['a\x1b]0;t', 'x\x1b', '\\b']]) {
+    const collector = new SessionTextCollector(1);
+    for (const data of events) collector.onEvent({ interval: 0, code: 'o', data });
+    assert.deepEqual(collector.chunks(), [plainText(events.join(''))], JSON.stringify(events));
+  }
 });
 
 test('text is cut into chunks at whitespace, never inside a word, and nothing is lost', () => {

@@ -86,16 +86,19 @@ export const ARCHIVE_MIGRATIONS: readonly Migration[] = [
  */
 export const TEXT_CHUNK = 128 * 1024;
 
+/** Where the chunk of `text` that starts at `start` ends: after the last whitespace within `size` characters, if more text follows. */
+export function chunkEnd(text: string, start: number, size: number): number {
+  const end = Math.min(text.length, start + size);
+  if (end === text.length) return end;
+  const cut = Math.max(text.lastIndexOf('\n', end - 1), text.lastIndexOf(' ', end - 1));
+  return cut > start ? cut + 1 : end;
+}
+
 /** `text` cut into chunks of at most `size` characters, at whitespace where there is some, so words stay whole. */
 export function textChunks(text: string, size = TEXT_CHUNK): string[] {
   const chunks: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = Math.min(text.length, start + size);
-    if (end < text.length) {
-      const cut = Math.max(text.lastIndexOf('\n', end - 1), text.lastIndexOf(' ', end - 1));
-      if (cut > start) end = cut + 1;
-    }
+  for (let start = 0; start < text.length; ) {
+    const end = chunkEnd(text, start, size);
     chunks.push(text.slice(start, end));
     start = end;
   }
@@ -113,8 +116,8 @@ export interface NewStoredSession {
   /** The signed receipt, as JSON text. */
   readonly envelope: string;
   readonly retainUntil: number;
-  /** The output text to index (redacted, escape sequences removed). */
-  readonly text: string;
+  /** The output text to index (redacted, escape sequences removed), or its textChunks. */
+  readonly text: string | readonly string[];
 }
 
 interface SessionRow {
@@ -178,7 +181,7 @@ export async function insertStoredSession(tx: Queryable, s: NewStoredSession): P
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
     [s.sessionId, s.owner, s.target, s.grantId, s.startedAt, s.endedAt, r.storedAt, r.verdict, r.storageKey, r.size, r.sha256, r.uploadedSha256, JSON.stringify(r), s.envelope, s.retainUntil],
   );
-  const chunks = textChunks(s.text);
+  const chunks = typeof s.text === 'string' ? textChunks(s.text) : s.text;
   for (const [i, body] of chunks.entries()) {
     await tx.run(tx.dialect === 'sqlite' ? 'INSERT INTO session_text (session_id, body) VALUES (?, ?)' : 'INSERT INTO session_text (session_id, chunk, body) VALUES (?, ?, ?)', tx.dialect === 'sqlite' ? [s.sessionId, body] : [s.sessionId, i, body]);
   }

@@ -63,7 +63,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
           ingestModule({ blobs, trustRoot: () => Promise.resolve(trustRoot), deviceStanding: (_db, id) => Promise.resolve(revoked.has(id) ? 'revoked' : 'enrolled') }),
           archiveModule({ blobs }),
         ],
-        config: { limits: { uploadBytes: 1024 * 1024 }, archive: { retentionDays: 30, sweepIntervalMinutes: 0 } },
+        config: { limits: { uploadBytes: 1024 * 1024, recordingBytes: 1024 * 1024 }, archive: { retentionDays: 30, sweepIntervalMinutes: 0 } },
       });
       keys = harness.service.context.keys;
       trustRoot = trustRootOf(keys, 'test');
@@ -179,6 +179,20 @@ for (const database of ['sqlite', 'postgres'] as const) {
       assert.equal(rest.status, 200, await rest.clone().text());
       const receipt = verifyReceipt(IngestResultSchema.parse(await rest.json()).envelope, trustRoot);
       assert.equal(receipt.uploadedSha256, sha256Hex(built.bytes), 'the resumed upload is byte for byte the bundle');
+    });
+
+    test('a bundle that inflates past limits.recordingBytes is quarantined with the zip reader\'s reason, not ingested', async () => {
+      const id = sessionId();
+      // ~1.2 MB of output that compresses well: the upload is small, the recording is not.
+      const built = bundle({ sessionId: id, events: Array.from({ length: 300 }, (_, i) => ({ interval: 0.01, code: 'o' as const, data: `${i} ${'ok '.repeat(1300)}\r\n` })) });
+      assert.ok(built.bytes.length < 1024 * 1024 && built.contents.cast.length > 1024 * 1024);
+      const response = await tus(alice).upload(built.bytes, id);
+      assert.equal(response.status, 422);
+      const refusal = IngestRefusalSchema.parse(JSON.parse(await response.text()));
+      assert.equal(refusal.error, 'quarantined');
+      assert.match(refusal.message, /failed verification: .*over the 1048576-byte cap/);
+      assert.ok(Buffer.from(built.bytes).equals((await blobs.get(refusal.quarantineKey!))!), 'kept as uploaded');
+      assert.equal((await alice.get(`/v1/sessions/${id}`)).status, 404, 'nothing was stored as the session');
     });
 
     test('a tampered bundle is quarantined with the verifier\'s report, kept, alerted on, and the client is told why', async () => {

@@ -37,15 +37,6 @@ import type { DeviceStanding, TrustSource } from './trust.ts';
 
 const DAY = 86_400_000;
 
-/**
- * Ingest holds a bundle, its inflated entries and the recording's text in memory at once, so it
- * caps what a bundle may inflate to (the zip reader's own default is 4 GiB): a bundle over it is
- * quarantined with the reader's reason, never half-ingested. Under V8's longest string (2^29 − 24
- * UTF-16 units), so the recording decodes and its text builds as one string. See
- * docs/architecture.md, Ingest.
- */
-export const MAX_INFLATED_BYTES = 448 * 1024 * 1024;
-const INGEST_ZIP_LIMITS = { maxTotalBytes: MAX_INFLATED_BYTES, maxEntryBytes: MAX_INFLATED_BYTES } as const;
 
 export interface IngestDeps {
   readonly db: Database;
@@ -56,6 +47,11 @@ export interface IngestDeps {
   readonly deviceStanding?: DeviceStanding | undefined;
   readonly now: () => number;
   readonly retentionDays: number;
+  /**
+   * Most a bundle may inflate to (limits.recordingBytes): ingest holds the bundle, its inflated
+   * entries and the search text in memory at once. Over it, the bundle is quarantined.
+   */
+  readonly maxInflatedBytes: number;
   readonly log: FastifyBaseLogger;
 }
 
@@ -155,10 +151,11 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   const trustRoot = await deps.trustRoot(deps.db);
   // One read of the zip and one parse of the recording serve verification, the checks below,
   // the splice and the search index: the verifier hands each event it parses to the collector.
-  const verifyOptions = { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec, zipLimits: INGEST_ZIP_LIMITS };
+  const zipLimits = { maxTotalBytes: deps.maxInflatedBytes, maxEntryBytes: deps.maxInflatedBytes };
+  const verifyOptions = { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec, zipLimits };
   let entries: Map<string, Uint8Array>;
   try {
-    entries = readZip(bytes, INGEST_ZIP_LIMITS, serviceZipCodec);
+    entries = readZip(bytes, zipLimits, serviceZipCodec);
   } catch {
     // Not a zip the service reads: the verifier's report says why.
     const unread = verifyBundle(bytes, verifyOptions);
@@ -217,7 +214,7 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   const retainUntil = storedAt + deps.retentionDays * DAY;
   const putting = deps.blobs.put(key, cosigned, { sha256: storedSha, retainUntil, contentType: 'application/vnd.custody.bundle+zip' });
   // The search text is built while the store writes and syncs.
-  const text = collector.text();
+  const text = collector.chunks();
   try {
     await putting;
   } catch (error) {

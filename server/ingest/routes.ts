@@ -86,7 +86,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         if (request === undefined) throw tusError(500, 'internal', 'the upload request lost its caller');
         return request;
       };
-      const deps: IngestDeps = { db, keys, blobs: options.blobs ?? context.blobs, trustRoot, deviceStanding: options.deviceStanding, now, retentionDays: config.archive.retentionDays, log: app.log };
+      const deps: IngestDeps = { db, keys, blobs: options.blobs ?? context.blobs, trustRoot, deviceStanding: options.deviceStanding, now, retentionDays: config.archive.retentionDays, maxInflatedBytes: config.limits.recordingBytes, log: app.log };
 
       const server = new TusServer({
         path: UPLOADS_PATH,

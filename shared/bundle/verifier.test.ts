@@ -287,6 +287,22 @@ describe('verifyBundle: hostile input is reported, never thrown', () => {
     assert.equal(finding.message, `${CAST_ENTRY} line 4 is not valid UTF-8`);
   });
 
+  test('a recording of several decode blocks (1 MiB each): every line is read, and invalid UTF-8 in a later block names its line', () => {
+    // Lines of ~3 KB of multi-byte text, so that blocks end mid-recording and the text is not Latin-1.
+    const line = (i: number): CastEvent => ({ interval: 0.01, code: 'o', data: `${i} ${'é€😀 '.repeat(300)}\r\n` });
+    const events = Array.from({ length: 900 }, (_, i) => line(i));
+    const seen: CastEvent[] = [];
+    const good = buildBundle({ events });
+    assert.ok(good.contents.cast.length > 2.5 * 1024 * 1024);
+    const intact = verifyBundle(good.bytes, { trustRoot: TRUST_DEVICE, onEvent: (event) => seen.push(event) });
+    assert.equal(intact.status, 'intact', describeReport(intact));
+    assert.deepEqual(seen.slice(0, -1), events);
+    const bad = concatBytes([utf8('[0.1,"o","caf'), new Uint8Array([0xc3, 0x28]), utf8('"]')]);
+    const report = verify(castWith({ events: [...events.slice(0, 700), { raw: bad }, ...events.slice(700)] }));
+    assertStatus(report, 'malformed');
+    assert.equal(theFinding(report, 'malformed').message, `${CAST_ENTRY} line 702 is not valid UTF-8`);
+  });
+
   test('a line over the 1 MiB cap is refused (line-too-long) and named', () => {
     const prefix = '[0.1,"o","';
     const data = 'a'.repeat(MAX_CAST_LINE_BYTES + 1 - prefix.length - 2);

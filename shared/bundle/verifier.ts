@@ -105,6 +105,9 @@ export interface VerifyOptions {
   readonly onEvent?: (event: CastEvent) => void;
 }
 
+/** Bytes of session.cast decoded at a time (see checkRecording). */
+const TEXT_BLOCK_BYTES = 1024 * 1024;
+
 const KNOWN_ENTRIES = new Set([MANIFEST_ENTRY, CAST_ENTRY, NOTES_ENTRY, SESSION_KEY_ENTRY, DEVICE_CERT_ENTRY]);
 
 class Findings {
@@ -320,10 +323,13 @@ function checkRecording(
     }
   };
   compareDue(); // a checkpoint of size 0 would cover the empty tree
-  // One strict decode of the whole file is much cheaper than one per line; lines map one to
-  // one (UTF-8 never encodes "\n" inside a character). Only an invalid file is decoded per line,
-  // to name the bad line.
-  const castText = decodeUtf8Strict(cast);
+  // Lines are decoded in blocks of whole lines (about TEXT_BLOCK_BYTES): one strict decode of a
+  // block is much cheaper than one per line, and a long recording's text is never held whole.
+  // Lines map one to one (UTF-8 never encodes "\n" inside a character). Only an invalid block
+  // is decoded per line, to name the bad line.
+  let blockText: string | undefined;
+  /** Offset in `cast` just past the block's last "\n". */
+  let blockEnd = 0;
   let textPos = 0;
   const lines = castLines(cast);
   let tornBytes = 0;
@@ -335,10 +341,18 @@ function checkRecording(
     }
     const { index, bytes } = step.value;
     acc.appendLine(bytes);
+    const start = bytes.byteOffset - cast.byteOffset;
+    if (start >= blockEnd) {
+      // The block ends at the last line end within reach, or at this line's own if it is longer.
+      const reach = cast.lastIndexOf(0x0a, Math.min(cast.length, start + TEXT_BLOCK_BYTES) - 1);
+      blockEnd = Math.max(reach, start + bytes.length) + 1;
+      blockText = decodeUtf8Strict(cast.subarray(start, blockEnd));
+      textPos = 0;
+    }
     let text: string | undefined;
-    if (castText !== undefined) {
-      const end = castText.indexOf('\n', textPos);
-      text = castText.slice(textPos, end);
+    if (blockText !== undefined) {
+      const end = blockText.indexOf('\n', textPos);
+      text = blockText.slice(textPos, end);
       textPos = end + 1;
     }
     if (!parseFailed && index < sealSize) {
