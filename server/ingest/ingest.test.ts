@@ -24,6 +24,8 @@ import { startHarness, type Caller, type Harness } from '../service.test-support
 import { ingestModule } from './routes.ts';
 import { trustRootOf } from '../keys/service-keys.ts';
 import { sha256Hex, TusClient } from './tus.test-support.ts';
+import { ConfigError, parseConfig } from '../config.ts';
+import { DEV_ROLE_GROUPS } from '../dev-idp/dev-idp.ts';
 
 const DAY = 86_400_000;
 
@@ -467,3 +469,14 @@ for (const database of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+test('config load: uploads and recordings default to 256 MiB, and more than ingest holds in memory (448 MiB) is refused with the reason', () => {
+  const MiB = 1024 * 1024;
+  const base = { dataDir: '/var/lib/custody', auth: { issuer: 'https://idp.example', audience: 'custody', roleGroups: DEV_ROLE_GROUPS } };
+  const config = parseConfig(base);
+  assert.equal(config.limits.uploadBytes, 256 * MiB);
+  assert.equal(config.limits.recordingBytes, 256 * MiB);
+  assert.equal(parseConfig({ ...base, limits: { uploadBytes: 448 * MiB, recordingBytes: 448 * MiB } }).limits.uploadBytes, 448 * MiB);
+  assert.throws(() => parseConfig({ ...base, limits: { uploadBytes: 2048 * MiB } }), (error: unknown) => error instanceof ConfigError && /limits\.uploadBytes: is at most 448 MiB/.test(error.message));
+  assert.throws(() => parseConfig({ ...base, limits: { recordingBytes: 449 * MiB } }), (error: unknown) => error instanceof ConfigError && /limits\.recordingBytes: is at most 448 MiB/.test(error.message));
+});
