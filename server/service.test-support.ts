@@ -12,6 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { enrollmentMessage, EnrolledDeviceSchema } from '../shared/api/enrollment.ts';
+import { nobleSigner, toBase64, type Ed25519Signer } from '../shared/bundle/index.ts';
 import { signInAs, type Tokens } from '../test/support/idp.ts';
 import { parseConfig, type ServiceConfig } from './config.ts';
 import { DEV_ROLE_GROUPS, startDevIdp, type RunningDevIdp } from './dev-idp/dev-idp.ts';
@@ -99,4 +101,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface EnrolledTestDevice {
+  readonly id: string;
+  readonly key: Ed25519Signer;
+  /** The DSSE certificate the org root issued, as text. */
+  readonly certificate: string;
+}
+
+/** Enrolls a device key made from `seed` for `caller`, as the app does (challenge, proof, enroll). */
+export async function enrollTestDevice(caller: Caller, seed: number): Promise<EnrolledTestDevice> {
+  const key = nobleSigner(new Uint8Array(32).fill(seed));
+  const challengeResponse = await caller.post('/v1/devices/challenge', {});
+  if (!challengeResponse.ok) throw new Error(`device challenge: ${challengeResponse.status} ${await challengeResponse.text()}`);
+  const challenge = (await challengeResponse.json()) as { nonce: string; subject: string };
+  const publicKey = toBase64(key.publicKey);
+  const signature = toBase64(key.sign(enrollmentMessage(challenge.nonce, challenge.subject, publicKey)));
+  const enrolled = await caller.post('/v1/devices', { publicKey, name: `test device ${seed}`, nonce: challenge.nonce, signature });
+  if (!enrolled.ok) throw new Error(`enroll: ${enrolled.status} ${await enrolled.text()}`);
+  const { device } = EnrolledDeviceSchema.parse(await enrolled.json());
+  return { id: device.id, key, certificate: device.certificate };
 }

@@ -14,13 +14,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { enrollmentMessage, EnrolledDeviceSchema } from '../shared/api/enrollment.ts';
 import { IngestResultSchema, verifyReceipt, type Receipt } from '../shared/api/ingest.ts';
-import { nobleSigner, toBase64, TrustRootSchema, utf8, verifyBundle, type Ed25519Signer, type TrustRoot } from '../shared/bundle/index.ts';
+import { TrustRootSchema, utf8, verifyBundle, type TrustRoot } from '../shared/bundle/index.ts';
 import { buildBundle, repack } from '../shared/bundle/test-support.ts';
 import type { ServiceConfig } from '../server/config.ts';
 import { TusClient } from '../server/ingest/tus.test-support.ts';
-import { startHarness, type Caller, type Harness } from '../server/service.test-support.ts';
+import { enrollTestDevice, startHarness, type Caller, type Harness } from '../server/service.test-support.ts';
 import { postgresUnavailable, startPostgres, type RunningPostgres } from './support/postgres.ts';
 
 const CLIENTS = 50;
@@ -28,23 +27,9 @@ const CLIENTS = 50;
 const REQUESTERS = ['alice', 'bob'] as const;
 const APPROVER_OF: Record<(typeof REQUESTERS)[number], string> = { alice: 'bob', bob: 'carol' };
 
-interface Device {
-  readonly key: Ed25519Signer;
-  readonly certificate: string;
-}
-
 async function json<T>(response: Response, what: string): Promise<T> {
   if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
-}
-
-async function enroll(caller: Caller, seed: number): Promise<Device> {
-  const key = nobleSigner(new Uint8Array(32).fill(seed));
-  const challenge = await json<{ nonce: string; subject: string }>(await caller.post('/v1/devices/challenge', {}), 'challenge');
-  const publicKey = toBase64(key.publicKey);
-  const signature = toBase64(key.sign(enrollmentMessage(challenge.nonce, challenge.subject, publicKey)));
-  const { device } = EnrolledDeviceSchema.parse(await json(await caller.post('/v1/devices', { publicKey, name: `load ${seed}`, nonce: challenge.nonce, signature }), 'enroll'));
-  return { key, certificate: device.certificate };
 }
 
 function loadSuite(name: string, database: () => Promise<ServiceConfig['database'] | undefined>, skip?: string): void {
@@ -59,7 +44,7 @@ function loadSuite(name: string, database: () => Promise<ServiceConfig['database
     test('file, approve, start and upload at once: nothing lost, every receipt matches a stored object that verifies', async () => {
       const users = Object.fromEntries(await Promise.all(['alice', 'bob', 'carol', 'dave', 'erin'].map(async (u) => [u, await harness.as(u)] as const))) as Record<string, Caller>;
       const trustRoot: TrustRoot = TrustRootSchema.parse(await (await harness.anonymous().get('/v1/trust-root')).json());
-      const devices = { alice: await enroll(users['alice']!, 0x41), bob: await enroll(users['bob']!, 0x42) };
+      const devices = { alice: await enrollTestDevice(users['alice']!, 0x41), bob: await enrollTestDevice(users['bob']!, 0x42) };
       const target = await json<{ id: string }>(await users['erin']!.post('/v1/jit/targets', { name: 'load-host', host: 'load.test', port: 22, principals: ['ops'], environment: 'staging' }), 'target');
       await json(
         await users['erin']!.post('/v1/jit/policies', { id: 'load', rules: { name: 'load', requesterGroups: ['custody-admins'], approverGroups: ['custody-approvers'], maxDurationMinutes: 60, reasonRequired: true } }),

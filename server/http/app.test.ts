@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ProblemSchema } from '../../shared/api/problem.ts';
 import { AccessTokenVerifier } from '../auth/access-token.ts';
 import { DEV_ROLE_GROUPS } from '../dev-idp/dev-idp.ts';
-import { startHarness, TEST_AUDIENCE, type Harness } from '../service.test-support.ts';
+import { enrollTestDevice, startHarness, TEST_AUDIENCE, type Harness } from '../service.test-support.ts';
 import type { ServiceModule } from './context.ts';
 
 /** A route of the test's own, to drive the JSON body handling every module relies on. */
@@ -39,14 +39,17 @@ describe('the service over HTTP, with the dev IdP', () => {
     assert.ok(Math.abs(body.now - Date.now()) < 60_000);
   });
 
-  test('a signed-in user sees who they are, their groups mapped to roles, and their device', async () => {
+  test('a signed-in user sees who they are, their groups mapped to roles, and their enrolled device', async () => {
     const bob = await harness.as('bob');
-    const response = await bob.get('/v1/me', { 'x-custody-device': 'dev-key-1' });
+    const laptop = await enrollTestDevice(bob, 0x31);
+    const response = await bob.get('/v1/me', { 'x-custody-device': laptop.id });
     assert.equal(response.status, 200);
-    const me = (await response.json()) as { subject: string; roles: string[]; groups: string[]; device: string };
+    const me = (await response.json()) as { subject: string; roles: string[]; groups: string[]; device?: string };
     assert.equal(me.subject, 'bob');
     assert.deepEqual(me.roles.sort(), ['admin', 'approver']);
-    assert.equal(me.device, 'dev-key-1');
+    assert.equal(me.device, laptop.id);
+    const unknown = (await (await bob.get('/v1/me', { 'x-custody-device': 'dev-key-1' })).json()) as { device?: string };
+    assert.equal(unknown.device, undefined, 'a device nobody enrolled is not taken on the header\'s word');
     const frank = await harness.as('frank');
     assert.deepEqual(((await (await frank.get('/v1/me')).json()) as { roles: string[] }).roles, []);
   });
@@ -115,16 +118,31 @@ describe('the service over HTTP, with the dev IdP', () => {
     assert.match((await problem(response)).message, /x-custody-device/);
   });
 
+  test("another user's device, or a revoked one, cannot be named in x-custody-device", async () => {
+    const alice = await harness.as('alice');
+    const carol = await harness.as('carol');
+    const carols = await enrollTestDevice(carol, 0x32);
+    let response = await alice.get('/v1/me', { 'x-custody-device': carols.id });
+    assert.equal(response.status, 403);
+    assert.match((await problem(response)).message, /not one of your enrolled devices/);
+    const erin = await harness.as('erin'); // carol is no admin: a service admin revokes for her
+    assert.equal((await erin.post(`/v1/devices/${carols.id}/revoke`, { reason: 'lost' })).status, 200);
+    response = await carol.get('/v1/me', { 'x-custody-device': carols.id });
+    assert.equal(response.status, 403);
+    assert.match((await problem(response)).message, /was revoked/);
+  });
+
   test('a state change is audited with who, what, when and which device; the chain verifies over HTTP', async () => {
     const alice = await harness.as('alice');
-    const response = await alice.post('/test/echo', { reason: 'checking the audit log' }, { 'x-custody-device': 'alice-laptop' });
+    const laptop = await enrollTestDevice(alice, 0x33);
+    const response = await alice.post('/test/echo', { reason: 'checking the audit log' }, { 'x-custody-device': laptop.id });
     assert.equal(response.status, 200);
     const dave = await harness.as('dave');
     const page = (await (await dave.get('/v1/audit?after=0&limit=100')).json()) as { entries: { actor: string; device: string; action: string; details: string }[] };
     const entry = page.entries.find((e) => e.action === 'test.echo');
     assert.ok(entry);
     assert.equal(entry.actor, 'alice');
-    assert.equal(entry.device, 'alice-laptop');
+    assert.equal(entry.device, laptop.id);
     assert.deepEqual(JSON.parse(entry.details), { reason: 'checking the audit log' });
     const verify = (await (await dave.get('/v1/audit/verify')).json()) as { ok: boolean; entries: number };
     assert.equal(verify.ok, true);

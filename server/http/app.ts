@@ -13,6 +13,7 @@ import type { AccessTokenVerifier, Principal } from '../auth/access-token.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
+import { findDevice } from '../enrollment/devices.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
 import { badRequest, forbidden, HttpError, installErrorHandler } from './errors.ts';
 import type { ServiceApp, ServiceContext, ServiceModule } from './context.ts';
@@ -28,6 +29,20 @@ export interface ServiceOptions {
   /** Where logs go (tests read them); by default stdout. `false`: no logs. */
   readonly logStream?: DestinationStream | false;
   readonly version?: string;
+}
+
+/**
+ * The device a caller names in x-custody-device, as the audit log may record it: one enrolled to
+ * this caller and not revoked. A device nobody enrolled (an app before enrollment) is not
+ * recorded; a device of someone else, or a revoked one, is refused: the header would otherwise
+ * let a caller put another user's laptop, or a stolen one, into the audit log.
+ */
+async function deviceOfCaller(db: Database, id: string, subject: string): Promise<string | null> {
+  const device = await findDevice(db, id);
+  if (device === undefined) return null;
+  if (device.owner !== subject) throw forbidden(`device ${id.slice(0, 16)}… is not one of your enrolled devices`);
+  if (device.revokedAt !== null) throw forbidden(`device ${id.slice(0, 16)}… was revoked: enroll this device again with a new key`);
+  return device.id;
 }
 
 /** Headers whose values never reach a log line. */
@@ -70,15 +85,17 @@ export async function buildService(options: ServiceOptions): Promise<{ app: Serv
 
   app.addHook('preHandler', async (request) => {
     const deviceHeader = request.headers[DEVICE_HEADER];
+    let claimedDevice: string | undefined;
     if (deviceHeader !== undefined) {
       const parsed = DeviceIdSchema.safeParse(deviceHeader);
       if (!parsed.success) throw badRequest(`the ${DEVICE_HEADER} header ${parsed.error.issues[0]?.message ?? 'is not valid'}`);
-      request.device = parsed.data;
+      claimedDevice = parsed.data;
     }
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
     const principal = await tokens.verifyHeader(request.headers.authorization);
     request.principal = principal;
+    if (claimedDevice !== undefined) request.device = await deviceOfCaller(db, claimedDevice, principal.subject);
     if (access === 'signed-in') return;
     if (!access.some((role) => principal.roles.has(role))) {
       throw forbidden(`this needs the role ${access.join(' or ')}; you have ${principal.roles.size === 0 ? 'none' : [...principal.roles].join(', ')}`);

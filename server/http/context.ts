@@ -25,7 +25,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller, for routes that are not public. */
     principal: Principal | null;
-    /** The device the caller names in x-custody-device (an enrolled key id), if any. */
+    /** The device the caller names in x-custody-device, when it is enrolled to them and not revoked. */
     device: string | null;
   }
 }

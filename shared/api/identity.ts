@@ -9,7 +9,7 @@ export const MeSchema = z.strictObject({
   roles: z.array(z.enum(['admin', 'approver', 'auditor', 'service-admin'])),
   /** When the access token expires (ms since the epoch). */
   expiresAt: z.number().int(),
-  /** The device named in x-custody-device, if any. */
+  /** The device named in x-custody-device, when it is one of the caller's enrolled, unrevoked devices. */
   device: z.string().optional(),
 });
 export type Me = z.infer<typeof MeSchema>;
