@@ -23,6 +23,21 @@ async function problem(response: Response): Promise<z.infer<typeof ProblemSchema
   return ProblemSchema.parse(await response.json());
 }
 
+test('over HTTP, a token that has expired on the server clock is refused with 401 and says so', async () => {
+  let skew = 0;
+  const harness = await startHarness({ now: () => Date.now() + skew });
+  try {
+    const bob = await harness.as('bob');
+    assert.equal((await bob.get('/v1/me')).status, 200);
+    skew = (bob.tokens.expiresIn + 120) * 1000; // past expiry and the 30 s tolerance
+    const response = await bob.get('/v1/me');
+    assert.equal(response.status, 401);
+    assert.match((await problem(response)).message, /has expired: refresh it or sign in again/);
+  } finally {
+    await harness.stop();
+  }
+});
+
 describe('the service over HTTP, with the dev IdP', () => {
   let harness: Harness;
   before(async () => {
