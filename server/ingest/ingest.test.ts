@@ -197,6 +197,25 @@ for (const database of ['sqlite', 'postgres'] as const) {
       assert.equal((await alice.get(`/v1/sessions/${id}`)).status, 404, 'nothing was stored as the session');
     });
 
+    test('a checkpoint whose signature is forged: the report names the bad signature (the deferred checks failed, so the bundle was verified again strictly)', async () => {
+      const id = sessionId();
+      const built = bundle({ sessionId: id });
+      const notes = Buffer.from(built.contents.notes).toString('utf8');
+      // The second note's signature line: change one base64 character of the signature itself.
+      const lines = notes.split('\n');
+      const at = lines.findIndex((line, i) => line.startsWith('\u2014 ') && lines.slice(0, i).some((l) => l.startsWith('\u2014 ')));
+      const line = lines[at]!;
+      lines[at] = `${line.slice(0, -10)}${line.at(-10) === 'A' ? 'B' : 'A'}${line.slice(-9)}`;
+      const forged = withEntry(built.bytes, NOTES_ENTRY, Buffer.from(lines.join('\n')));
+      const response = await tus(alice).upload(forged, id);
+      assert.equal(response.status, 422);
+      const refusal = IngestRefusalSchema.parse(JSON.parse(await response.text()));
+      assert.ok(refusal.findings?.some((f) => f.status === 'bad-signature'), JSON.stringify(refusal));
+      assert.match(refusal.message, /checkpoint 2 .*has no valid signature/);
+      const report = JSON.parse(Buffer.from((await blobs.get(refusal.quarantineKey!.replace(/\.custody$/, '.report.json')))!).toString()) as { report: { status: string } };
+      assert.equal(report.report.status, 'bad-signature');
+    });
+
     test('a tampered bundle is quarantined with the verifier\'s report, kept, alerted on, and the client is told why', async () => {
       const id = sessionId();
       const built = bundle({ sessionId: id });

@@ -22,3 +22,14 @@ test('deferredVerifySuite: answers valid at once, and allValid says whether ever
   assert.equal(short.suite.ed25519Verify(SESSION_KEY.publicKey.subarray(0, 31), message, good), false);
   assert.equal(await short.allValid(), true);
 });
+
+test('deferredVerifySuite: past its limit of pending checks it checks at once, so a forged signature there is answered invalid', async () => {
+  const message = utf8('custody checkpoint\n');
+  const good = SESSION_KEY.sign(message);
+  const forged = STRANGER_KEY.sign(message);
+  const deferred = deferredVerifySuite();
+  for (let i = 0; i < 16_384; i++) assert.equal(deferred.suite.ed25519Verify(SESSION_KEY.publicKey, message, good), true);
+  assert.equal(deferred.suite.ed25519Verify(SESSION_KEY.publicKey, message, forged), false);
+  assert.equal(deferred.suite.ed25519Verify(SESSION_KEY.publicKey, message, good), true);
+  assert.equal(await deferred.allValid(), true);
+});

@@ -52,6 +52,9 @@ export const serviceZipCodec: ZipCodec = {
   crc32: (data) => crc32(data),
 };
 
+/** Checks deferred per bundle at most (see deferredVerifySuite); the rest are made at once. */
+const MAX_DEFERRED_CHECKS = 16_384;
+
 /**
  * serviceSuite whose Ed25519 checks run on libuv's thread pool while the verifier goes on hashing
  * and parsing the recording: a bundle carries a signed checkpoint every few output events, and
@@ -59,7 +62,7 @@ export const serviceZipCodec: ZipCodec = {
  * real check; `allValid` then says whether every answer was true. When it was, the verifier's
  * report is exactly the one the strict suite gives (nothing else in it depends on timing); when
  * not, the caller verifies again with serviceSuite for the true report. Nothing is skipped: every
- * signature is checked by the same node:crypto call, only later.
+ * signature is checked by the same node:crypto call, only later (past MAX_DEFERRED_CHECKS, at once).
  */
 export function deferredVerifySuite(): { readonly suite: CryptoSuite; allValid(): Promise<boolean> } {
   const checks: Promise<boolean>[] = [];
@@ -68,6 +71,8 @@ export function deferredVerifySuite(): { readonly suite: CryptoSuite; allValid()
       sha256: (...parts) => serviceSuite.sha256(...parts),
       ed25519Verify: (publicKey, message, signature) => {
         if (publicKey.length !== 32 || signature.length !== 64) return false;
+        // Each pending check holds its message until the verifier returns: past this many, check at once.
+        if (checks.length >= MAX_DEFERRED_CHECKS) return serviceSuite.ed25519Verify(publicKey, message, signature);
         checks.push(
           new Promise((resolve) => {
             try {
