@@ -31,6 +31,12 @@ export interface AccessTokenOptions {
   readonly jwksUri?: string | undefined;
   /** The time, for tests of expiry (seconds are what JWTs count). */
   readonly now?: () => number;
+  /**
+   * Least time between two JWKS fetches for a key id not seen before (jose's cooldown, 30 s by
+   * default): a rotated key is picked up on its first token, a flood of made-up key ids is not
+   * a flood of fetches.
+   */
+  readonly jwksCooldownMs?: number;
 }
 
 /** A request without a usable token (401), or the IdP could not be asked (503). */
@@ -113,7 +119,7 @@ export class AccessTokenVerifier {
       uri = document.jwks_uri;
     }
     // jose caches the keys (10 minutes) and fetches again, at most every 30 s, for an unknown kid.
-    return createRemoteJWKSet(new URL(uri));
+    return createRemoteJWKSet(new URL(uri), { cooldownDuration: this.#options.jwksCooldownMs ?? 30_000, timeoutDuration: 10_000 });
   }
 }
 

@@ -3,7 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { ProblemSchema } from '../../shared/api/problem.ts';
 import { AccessTokenVerifier } from '../auth/access-token.ts';
-import { DEV_ROLE_GROUPS } from '../dev-idp/dev-idp.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeProtectedHeader } from 'jose';
+import { signInAs } from '../../test/support/idp.ts';
+import { DEV_ROLE_GROUPS, startDevIdp } from '../dev-idp/dev-idp.ts';
 import { enrollTestDevice, startHarness, TEST_AUDIENCE, type Harness } from '../service.test-support.ts';
 import type { ServiceModule } from './context.ts';
 
@@ -35,6 +40,27 @@ test('over HTTP, a token that has expired on the server clock is refused with 40
     assert.match((await problem(response)).message, /has expired: refresh it or sign in again/);
   } finally {
     await harness.stop();
+  }
+});
+
+test("the IdP's signing keys rotate: a token under the new key is accepted; one under a key nobody publishes is refused", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'custody-rotation-'));
+  let idp = await startDevIdp({ port: 0, audience: TEST_AUDIENCE, keysFile: join(dir, 'old-keys.json') });
+  const port = Number(new URL(idp.issuer).port);
+  try {
+    const verifier = new AccessTokenVerifier({ issuer: idp.issuer, audience: TEST_AUDIENCE, groupsClaim: 'groups', roleGroups: DEV_ROLE_GROUPS, clockToleranceSeconds: 30, jwksCooldownMs: 0 });
+    const before = await signInAs(idp.issuer, 'bob', TEST_AUDIENCE);
+    assert.equal((await verifier.verify(before.accessToken)).subject, 'bob');
+    // The IdP restarts on the same address with new keys (and publishes only those).
+    await idp.stop();
+    idp = await startDevIdp({ port, audience: TEST_AUDIENCE, keysFile: join(dir, 'new-keys.json') });
+    const after = await signInAs(idp.issuer, 'bob', TEST_AUDIENCE);
+    assert.notEqual(decodeProtectedHeader(after.accessToken).kid, decodeProtectedHeader(before.accessToken).kid);
+    assert.equal((await verifier.verify(after.accessToken)).subject, 'bob', 'the new key is fetched on its first token');
+    await assert.rejects(verifier.verify(before.accessToken), /signed with a key the identity provider does not publish/);
+  } finally {
+    await idp.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
