@@ -41,6 +41,8 @@ export const ServiceConfigSchema = z
           forcePathStyle: z.boolean().default(false),
           /** Object Lock retention mode for stored recordings (the bucket must have Object Lock on). */
           objectLock: z.enum(['none', 'GOVERNANCE', 'COMPLIANCE']).default('COMPLIANCE'),
+          /** Where unfinished uploads (tus) are kept in the bucket, so that every instance can resume them. */
+          uploadPrefix: z.string().regex(/^([a-z0-9][a-z0-9-]*\/)+$/, 'is a key prefix such as "uploads/" (lower-case folders, ending in /)').default('uploads/'),
         }),
       ])
       .prefault({ kind: 'directory' }),

@@ -47,11 +47,17 @@ export interface HarnessOptions {
   readonly extraModules?: readonly ServiceModule[];
   readonly config?: Partial<Record<keyof ServiceConfig, unknown>>;
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * Another instance of the same service: this harness uses that one's IdP and data directory
+   * (its keys, so both speak for one org) and leaves both to it on stop.
+   */
+  readonly shareWith?: Harness;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const dir = await mkdtemp(join(tmpdir(), 'custody-service-'));
-  const idp = await startDevIdp({ port: 0, audience: TEST_AUDIENCE, keysFile: join(dir, 'idp-keys.json'), ...(options.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: options.accessTokenTtlSeconds }) });
+  const shared = options.shareWith;
+  const dir = shared?.dir ?? (await mkdtemp(join(tmpdir(), 'custody-service-')));
+  const idp = shared?.idp ?? (await startDevIdp({ port: 0, audience: TEST_AUDIENCE, keysFile: join(dir, 'idp-keys.json'), ...(options.accessTokenTtlSeconds === undefined ? {} : { accessTokenTtlSeconds: options.accessTokenTtlSeconds }) }));
   const config = parseConfig({
     dataDir: dir,
     auth: { issuer: idp.issuer, audience: TEST_AUDIENCE, roleGroups: DEV_ROLE_GROUPS },
@@ -69,8 +75,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   try {
     service = await startService(config, { logStream, ...(options.now === undefined ? {} : { now: options.now }), ...(options.extraModules === undefined ? {} : { extraModules: options.extraModules }) });
   } catch (error) {
-    await idp.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (shared === undefined) await idp.stop();
+    if (shared === undefined) await rm(dir, { recursive: true, force: true });
     throw error;
   }
   const caller = (tokens: Tokens | undefined): Caller => {
@@ -97,6 +103,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     anonymous: () => caller(undefined),
     stop: async () => {
       await service.close();
+      if (shared !== undefined) return;
       await idp.stop();
       await rm(dir, { recursive: true, force: true });
     },

@@ -9,16 +9,12 @@
  * to who created it. Upload-Length over `limits.uploadBytes` is refused with 413. The final
  * PATCH answers with the ingest's result: 200 and the signed receipt, or 409/422 and why.
  *
- * Upload state lives on disk, in @tus/file-store under `<dataDir>/uploads` (the bytes, plus a
- * JSON file per upload with its offset and metadata), so an upload resumes after the service
- * restarts. Several instances share it when `dataDir/uploads` is a shared volume; with a
- * bucket instead, @tus/s3-store (multipart uploads) and a database-backed tus Locker would take
- * its place — not built yet: the lock is per process (tus MemoryLocker).
+ * Upload state (upload-area.ts): on the embedded defaults @tus/file-store under
+ * `<dataDir>/uploads`, so an upload resumes after the service restarts; with an S3 blob store,
+ * the bucket under `blobs.uploadPrefix` (@tus/s3-store) and, on PostgreSQL, a locker every
+ * instance honours (upload-locker.ts), so any instance takes an upload's next request.
  */
-import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
-import { FileStore } from '@tus/file-store';
 import { Server as TusServer, type Upload } from '@tus/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -34,6 +30,7 @@ import { findStoredSession } from '../archive/archive-store.ts';
 import { ingestBundle, type IngestAudit, type IngestDeps } from './ingest.ts';
 import { acceptCheckpoint, findLiveSession, heldCheckpoints, startLiveSession } from './live-checkpoints.ts';
 import { ownKeysTrustSource, type DeviceStanding, type TrustSource } from './trust.ts';
+import { openUploadArea, type UploadArea } from './upload-area.ts';
 
 export interface IngestModuleOptions {
   /** Where bundles are stored; by default the service's (context.blobs). */
@@ -45,8 +42,6 @@ export interface IngestModuleOptions {
 }
 
 const UPLOADS_PATH = '/v1/uploads';
-/** An upload not finished within this time is dropped (tus answers 410 from then on); the client starts again. */
-const UPLOAD_EXPIRY_MS = 7 * 86_400_000;
 /** The end-of-central-directory record alone (APPNOTE 4.3.16): nothing shorter is a zip. */
 const EMPTY_ZIP_BYTES = 22;
 const UploadParamsSchema = z.strictObject({ uploadId: z.string().regex(/^[0-9a-f]{32}$/, 'is not an upload id') });
@@ -71,13 +66,15 @@ function tusError(status: number, error: string, message: string): TusRefusal {
 export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
   let tus: TusServer | undefined;
   let cleanup: NodeJS.Timeout | undefined;
+  let area: UploadArea | undefined;
   return {
     name: 'ingest',
     async register(app, context) {
       const { db, config, keys, now, principalOf, audit } = context;
       const trustRoot = options.trustRoot ?? ownKeysTrustSource(keys, config.enrollment.trustRootName);
-      const directory = join(config.dataDir, 'uploads');
-      const datastore = new FileStore({ directory, expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS });
+      const uploads = openUploadArea(config, { log: app.log });
+      area = uploads;
+      const { datastore } = uploads;
       // The Fastify request of each raw request tus handles: who is calling.
       const callers = new WeakMap<IncomingMessage, FastifyRequest>();
       const callerOf = (req: unknown): FastifyRequest => {
@@ -93,6 +90,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         datastore,
         maxSize: config.limits.uploadBytes,
         relativeLocation: true,
+        ...uploads.tusOptions,
         // Upload ids are ours: 32 hex digits, nothing a path could be made of.
         async onUploadCreate(req, upload) {
           const request = callerOf(req);
@@ -128,31 +126,43 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         },
         async onUploadFinish(req, upload) {
           const request = callerOf(req);
+          const uploadId = uploads.publicId(upload.id);
+          const release = await uploads.claimForIngest(upload.id);
+          // An instance that just started is ingesting it (it found the upload complete).
+          if (release === undefined) throw tusError(503, 'unavailable', 'the bundle arrived and another instance is ingesting it; GET /v1/sessions/:id/receipt answers once it is done');
           let outcome;
           try {
-            const bytes = await readFile(join(directory, upload.id));
-            outcome = await ingestBundle(
-              deps,
-              { bytes, sessionId: upload.metadata?.['sessionId'] ?? '', declaredSha256: upload.metadata?.['sha256'] ?? '', uploader: principalOf(request).subject },
-              (tx, action, target, details) => audit(tx, request, action, target, { ...details, upload: upload.id }),
-            );
-          } catch (error) {
-            // The upload stays complete on disk and is ingested again at the next start.
-            request.log.error({ err: error, upload: upload.id }, 'ingest failed');
-            throw tusError(503, 'unavailable', 'the bundle arrived, but the service could not finish ingesting it; it will be ingested when the service restarts, and GET /v1/sessions/:id/receipt then answers');
+            try {
+              const bytes = await uploads.readComplete(upload);
+              outcome = await ingestBundle(
+                deps,
+                { bytes, sessionId: upload.metadata?.['sessionId'] ?? '', declaredSha256: upload.metadata?.['sha256'] ?? '', uploader: principalOf(request).subject },
+                (tx, action, target, details) => audit(tx, request, action, target, { ...details, upload: uploadId }),
+              );
+            } catch (error) {
+              // The upload stays complete where it is and is ingested again at the next start.
+              request.log.error({ err: error, upload: uploadId }, 'ingest failed');
+              throw tusError(503, 'unavailable', 'the bundle arrived, but the service could not finish ingesting it; it will be ingested when the service restarts, and GET /v1/sessions/:id/receipt then answers');
+            }
+            // Stored or quarantined, the bytes are now in the blob store: the upload is done with.
+            await uploads.remove(upload.id);
+          } finally {
+            await release();
           }
-          // Stored or quarantined, the bytes are now in the blob store: the upload is done with.
-          await datastore.remove(upload.id);
           if (outcome.kind === 'refused') throw new TusRefusal(outcome.status, JSON.stringify(outcome.body));
           return { status_code: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(outcome.result) };
         },
       });
       tus = server;
       // Abandoned uploads (never finished) leave the disk; complete ones are never expired here.
-      cleanup = setInterval(() => {
-        server.cleanUpExpiredUploads().catch((error: unknown) => app.log.warn({ err: error }, 'ingest: could not remove expired uploads'));
-      }, 3_600_000);
-      cleanup.unref();
+      // In a bucket, a lifecycle rule does it (docs/architecture.md, Ingest): tus's sweep there
+      // would list every multipart upload of the bucket, the recordings' too.
+      if (uploads.sweepsExpired) {
+        cleanup = setInterval(() => {
+          server.cleanUpExpiredUploads().catch((error: unknown) => app.log.warn({ err: error }, 'ingest: could not remove expired uploads'));
+        }, 3_600_000);
+        cleanup.unref();
+      }
 
       // tus reads the request body itself: leave it unread for the upload routes.
       app.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null));
@@ -170,7 +180,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
       app.route({ method: ['HEAD', 'PATCH'], url: withId, config: { access: ['admin'] }, schema: { ...hidden, params: UploadParamsSchema }, handler: handOver });
       app.route({ method: 'OPTIONS', url: withId, config: { access: 'public' }, schema: { ...hidden, params: UploadParamsSchema }, handler: handOver });
 
-      await resumePendingIngests(context, deps, datastore, directory);
+      await resumePendingIngests(context, deps, uploads);
 
       const refuseRevoked = async (tx: Queryable, deviceKeyId: string): Promise<void> => {
         if ((await options.deviceStanding?.(tx, deviceKeyId)) === 'revoked') throw forbidden(`device key ${deviceKeyId.slice(0, 16)}… was revoked: it starts and streams no session`);
@@ -254,39 +264,46 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         },
       );
     },
-    close() {
+    async close() {
       if (cleanup !== undefined) clearInterval(cleanup);
       tus?.removeAllListeners();
+      await area?.close();
     },
   };
 }
 
 /**
  * Uploads whose last byte arrived but whose ingest did not finish (the service stopped in
- * between): ingest them now, as the service, so that no complete upload is left unjudged.
+ * between): ingest them now, as the service, so that no complete upload is left unjudged. With
+ * several instances, each upload is claimed first: one instance ingests it.
  */
-async function resumePendingIngests(context: ServiceContext, deps: IngestDeps, datastore: FileStore, directory: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!/^[0-9a-f]{32}\.json$/.test(name)) continue;
-    const id = name.slice(0, -'.json'.length);
+async function resumePendingIngests(context: ServiceContext, deps: IngestDeps, uploads: UploadArea): Promise<void> {
+  for (const id of await uploads.candidatesForIngest()) {
     let upload: Upload;
     try {
-      upload = await datastore.getUpload(id);
+      upload = await uploads.datastore.getUpload(id);
     } catch {
       continue;
     }
     if (upload.size === undefined || upload.offset !== upload.size) continue;
-    const uploader = upload.metadata?.['owner'] ?? 'unknown';
-    const auditAs: IngestAudit = (tx, action, target, details) => appendAudit(tx, { actor: 'system', action, target, details: { ...details, upload: id, uploader } }, context.now());
-    const bytes = await readFile(join(directory, id));
-    const outcome = await ingestBundle(deps, { bytes, sessionId: upload.metadata?.['sessionId'] ?? '', declaredSha256: upload.metadata?.['sha256'] ?? '', uploader }, auditAs);
-    deps.log.info({ upload: id, outcome: outcome.kind }, 'ingest: finished an upload that completed before the service stopped');
-    await datastore.remove(id);
+    const release = await uploads.claimForIngest(id);
+    if (release === undefined) continue;
+    try {
+      const uploadId = uploads.publicId(id);
+      const uploader = upload.metadata?.['owner'] ?? 'unknown';
+      const auditAs: IngestAudit = (tx, action, target, details) => appendAudit(tx, { actor: 'system', action, target, details: { ...details, upload: uploadId, uploader } }, context.now());
+      let bytes: Uint8Array;
+      try {
+        bytes = await uploads.readComplete(upload);
+      } catch {
+        // Another instance ingested and removed it between the listing and the claim.
+        continue;
+      }
+      const outcome = await ingestBundle(deps, { bytes, sessionId: upload.metadata?.['sessionId'] ?? '', declaredSha256: upload.metadata?.['sha256'] ?? '', uploader }, auditAs);
+      deps.log.info({ upload: uploadId, outcome: outcome.kind }, 'ingest: finished an upload that completed before the service stopped');
+      await uploads.remove(id);
+    } finally {
+      await release();
+    }
   }
 }
