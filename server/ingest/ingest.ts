@@ -53,6 +53,21 @@ export interface IngestDeps {
    */
   readonly maxInflatedBytes: number;
   readonly log: FastifyBaseLogger;
+  /** Raised once per newly quarantined bundle (the webhook); returns at once. */
+  readonly alert?: ((event: QuarantineAlert) => void) | undefined;
+}
+
+/** What the quarantine alert says: where to look, never what the bundle holds. */
+export interface QuarantineAlert {
+  readonly type: 'ingest.quarantine';
+  readonly sessionId: string;
+  /** The uploader's subject. */
+  readonly owner: string;
+  readonly reason: string;
+  readonly status: 403 | 409 | 422;
+  readonly quarantineKey: string;
+  readonly sha256: string;
+  readonly at: number;
 }
 
 /** Appends the audit entry of an ingest step within its transaction (the uploader's, or the service's on recovery). */
@@ -135,6 +150,7 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
     });
     // The alert: operators watch warn lines; the audit entry is the durable record.
     if (fresh) deps.log.warn({ sessionId, uploader, sha256, storageKey: key, reason }, 'ingest: bundle quarantined');
+    if (fresh) deps.alert?.({ type: 'ingest.quarantine', sessionId, owner: uploader, reason, status, quarantineKey: key, sha256, at: deps.now() });
     const findings = report?.findings.filter((f) => f.status !== 'info').slice(0, 20).map((f) => ({ status: f.status, message: f.message }));
     return { kind: 'refused', status, body: { error: status === 409 ? 'conflict' : status === 403 ? 'forbidden' : 'quarantined', message: reason, quarantineKey: key, ...(findings === undefined ? {} : { findings }) } };
   };

@@ -31,6 +31,7 @@ import { ingestBundle, type IngestAudit, type IngestDeps } from './ingest.ts';
 import { acceptCheckpoint, findLiveSession, heldCheckpoints, startLiveSession } from './live-checkpoints.ts';
 import { ownKeysTrustSource, type DeviceStanding, type TrustSource } from './trust.ts';
 import { openUploadArea, type UploadArea } from './upload-area.ts';
+import { Webhook } from '../jit/webhook.ts';
 
 export interface IngestModuleOptions {
   /** Where bundles are stored; by default the service's (context.blobs). */
@@ -67,6 +68,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
   let tus: TusServer | undefined;
   let cleanup: NodeJS.Timeout | undefined;
   let area: UploadArea | undefined;
+  let webhook: Webhook | undefined;
   return {
     name: 'ingest',
     async register(app, context) {
@@ -83,7 +85,21 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
         if (request === undefined) throw tusError(500, 'internal', 'the upload request lost its caller');
         return request;
       };
-      const deps: IngestDeps = { db, keys, blobs: options.blobs ?? context.blobs, trustRoot, deviceStanding: options.deviceStanding, now, retentionDays: config.archive.retentionDays, maxInflatedBytes: config.limits.recordingBytes, log: app.log };
+      // The service's one webhook (also JIT's): a quarantined bundle is an alert.
+      const hook = config.jit.webhook === undefined ? undefined : new Webhook(config.jit.webhook, app.log, now);
+      webhook = hook;
+      const deps: IngestDeps = {
+        db,
+        keys,
+        blobs: options.blobs ?? context.blobs,
+        trustRoot,
+        deviceStanding: options.deviceStanding,
+        now,
+        retentionDays: config.archive.retentionDays,
+        maxInflatedBytes: config.limits.recordingBytes,
+        log: app.log,
+        alert: hook === undefined ? undefined : (event) => hook.send([event]),
+      };
 
       const server = new TusServer({
         path: UPLOADS_PATH,
@@ -268,6 +284,7 @@ export function ingestModule(options: IngestModuleOptions = {}): ServiceModule {
       if (cleanup !== undefined) clearInterval(cleanup);
       tus?.removeAllListeners();
       await area?.close();
+      await webhook?.close();
     },
   };
 }

@@ -17,6 +17,7 @@ export const JitConfigSchema = z
     heartbeatMs: z.number().int().min(10).max(300_000).default(15_000),
     /** SSE: how many recent events each instance keeps for Last-Event-ID resume. */
     eventBuffer: z.number().int().min(1).max(100_000).default(1000),
+    /** The service's one webhook: JIT events and ingest's quarantine alerts (server/jit/webhook.ts). */
     webhook: z
       .strictObject({
         url: z.url({ protocol: /^https?$/ }),

@@ -1,13 +1,22 @@
 /**
- * The optional webhook for chat and ticket systems: each event this instance made is POSTed as
- * JSON, signed with HMAC-SHA256 over `<timestamp>.<body>` (headers `x-custody-timestamp` and
- * `x-custody-signature: sha256=<hex>`), retried with doubling delays. Sending happens off the
- * request path: a slow or failing receiver never delays or fails a JIT call.
+ * The service's optional webhook for chat, ticket and alerting systems (configured once, as
+ * `jit.webhook`): each event this instance made — JIT events, ingest's `ingest.quarantine` — is
+ * POSTed as JSON, signed with HMAC-SHA256 over `<timestamp>.<body>` (headers
+ * `x-custody-timestamp`, `x-custody-signature: sha256=<hex>`, and `x-custody-event: <type>`),
+ * retried with doubling delays. Sending happens off the request path: a slow or failing receiver
+ * never delays or fails the call that made the event.
  */
 import { createHmac } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { JitEventBody } from '../../shared/api/jit.ts';
 import type { JitConfig } from './config.ts';
+
+export type WebhookConfig = NonNullable<JitConfig['webhook']>;
+
+/** Any JSON event with a `type` (the x-custody-event header); JIT events also carry their `seq`. */
+export interface WebhookEvent {
+  readonly type: string;
+  readonly seq?: number;
+}
 
 const TIMEOUT_MS = 10_000;
 
@@ -16,20 +25,20 @@ export function webhookSignature(secret: string, timestamp: string, body: string
 }
 
 export class Webhook {
-  readonly #config: NonNullable<JitConfig['webhook']>;
+  readonly #config: WebhookConfig;
   readonly #log: FastifyBaseLogger;
   readonly #now: () => number;
   readonly #pending = new Set<Promise<void>>();
   readonly #abort = new AbortController();
 
-  constructor(config: NonNullable<JitConfig['webhook']>, log: FastifyBaseLogger, now: () => number) {
+  constructor(config: WebhookConfig, log: FastifyBaseLogger, now: () => number) {
     this.#config = config;
     this.#log = log;
     this.#now = now;
   }
 
   /** Queues the events; returns at once. */
-  send(events: readonly JitEventBody[]): void {
+  send(events: readonly WebhookEvent[]): void {
     for (const event of events) {
       const delivery = this.#deliver(event).finally(() => this.#pending.delete(delivery));
       this.#pending.add(delivery);
@@ -46,7 +55,7 @@ export class Webhook {
     await this.settled();
   }
 
-  async #deliver(event: JitEventBody): Promise<void> {
+  async #deliver(event: WebhookEvent): Promise<void> {
     const body = JSON.stringify(event);
     const { url, secret, attempts, retryDelayMs } = this.#config;
     for (let attempt = 1; attempt <= attempts && !this.#abort.signal.aborted; attempt++) {
@@ -66,7 +75,7 @@ export class Webhook {
         outcome = `failed: ${(error as Error).message}`;
       }
       // The URL's path may hold a receiver's token: log the origin only.
-      this.#log.warn({ webhook: new URL(url).origin, seq: event.seq, attempt }, `JIT webhook ${outcome}`);
+      this.#log.warn({ webhook: new URL(url).origin, event: event.type, ...(event.seq === undefined ? {} : { seq: event.seq }), attempt }, `webhook ${outcome}`);
       if (attempt < attempts) await sleep(retryDelayMs * 2 ** (attempt - 1), this.#abort.signal);
     }
   }
