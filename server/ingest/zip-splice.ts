@@ -11,14 +11,17 @@
  */
 import { crc32, deflateRawSync } from 'node:zlib';
 
-const LOCAL_SIG = 0x04034b50;
-const CENTRAL_SIG = 0x02014b50;
-const EOCD_SIG = 0x06054b50;
-const EOCD_SIZE = 22;
-const LOCAL_SIZE = 30;
-const CENTRAL_SIZE = 46;
-const FLAG_DATA_DESCRIPTOR = 0x0008;
-const FLAG_UTF8 = 0x0800;
+// The format's numbers, from the one zip reader and writer of the project.
+import {
+  CENTRAL_HEADER_SIG as CENTRAL_SIG,
+  CENTRAL_HEADER_SIZE as CENTRAL_SIZE,
+  EOCD_SIG,
+  EOCD_SIZE,
+  FLAG_DATA_DESCRIPTOR,
+  FLAG_UTF8,
+  LOCAL_HEADER_SIG as LOCAL_SIG,
+  LOCAL_HEADER_SIZE as LOCAL_SIZE,
+} from '../../shared/bundle/zip.ts';
 
 interface CentralRecord {
   readonly name: string;

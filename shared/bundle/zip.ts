@@ -54,14 +54,14 @@ export interface ZipEntryInput {
 // Format constants (APPNOTE 4.3)
 // ---------------------------------------------------------------------------
 
-const LOCAL_HEADER_SIG = 0x04034b50; // APPNOTE 4.3.7
-const CENTRAL_HEADER_SIG = 0x02014b50; // APPNOTE 4.3.12
-const EOCD_SIG = 0x06054b50; // APPNOTE 4.3.16
+export const LOCAL_HEADER_SIG = 0x04034b50; // APPNOTE 4.3.7
+export const CENTRAL_HEADER_SIG = 0x02014b50; // APPNOTE 4.3.12
+export const EOCD_SIG = 0x06054b50; // APPNOTE 4.3.16
 const ZIP64_EOCD_LOCATOR_SIG = 0x07064b50; // APPNOTE 4.3.15
 
-const LOCAL_HEADER_SIZE = 30;
-const CENTRAL_HEADER_SIZE = 46;
-const EOCD_SIZE = 22;
+export const LOCAL_HEADER_SIZE = 30;
+export const CENTRAL_HEADER_SIZE = 46;
+export const EOCD_SIZE = 22;
 const ZIP64_EOCD_LOCATOR_SIZE = 20;
 const MAX_COMMENT_LENGTH = 0xffff;
 
@@ -70,9 +70,9 @@ const METHOD_DEFLATE = 8;
 
 // General purpose bit flags (APPNOTE 4.4.4).
 const FLAG_ENCRYPTED = 0x0001; // bit 0
-const FLAG_DATA_DESCRIPTOR = 0x0008; // bit 3: crc and sizes follow the data
+export const FLAG_DATA_DESCRIPTOR = 0x0008; // bit 3: crc and sizes follow the data
 const FLAG_STRONG_ENCRYPTION = 0x0040; // bit 6
-const FLAG_UTF8 = 0x0800; // bit 11: name is UTF-8
+export const FLAG_UTF8 = 0x0800; // bit 11: name is UTF-8
 const FLAG_CENTRAL_DIRECTORY_ENCRYPTED = 0x2000; // bit 13
 
 // Extra field header ids (APPNOTE 4.5.2, 4.6.9).
