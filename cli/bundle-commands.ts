@@ -62,6 +62,9 @@ export function formatReport(name: string, report: VerifyReport): string {
     const via = report.signer.trustedVia === 'org-root' ? `certified by org root ${report.signer.orgKeyId?.slice(0, 16)}…` : report.signer.trustedVia === 'device-key' ? 'listed in the trust root' : 'not trusted';
     lines.push(`  device key ${report.signer.deviceKeyId.slice(0, 16)}… (${via})${report.signer.subject === undefined ? '' : ` for ${report.signer.subject.sub}`}`);
   }
+  if (report.countersignedBy !== undefined) {
+    lines.push(`  archived   countersigned by the service key ${report.countersignedBy.keyId.slice(0, 16)}…${report.countersignedBy.name === undefined ? '' : ` (${report.countersignedBy.name})`}`);
+  }
   if (report.tree !== undefined) {
     lines.push(`  recording  ${report.tree.lines} lines, ${report.tree.checkpoints} checkpoints, ${report.tree.verifiedSize} lines verified, ${report.tree.sealed ? 'sealed' : 'not sealed'}`);
   }

@@ -5,6 +5,11 @@
  * device is revoked, its bundles are quarantined and it can start no live session.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { enrollmentMessage, EnrolledDeviceSchema } from '../shared/api/enrollment.ts';
 import { IngestRefusalSchema, IngestResultSchema, verifyReceipt } from '../shared/api/ingest.ts';
@@ -56,6 +61,19 @@ test('an enrolled device\'s bundle is archived as trusted; another user may not 
   assert.equal(report.status, 'intact');
   assert.equal(report.signer?.trustedVia, 'org-root');
   assert.equal(report.signer?.subject?.sub, 'alice');
+  // The stored bundle carries the service's countersignature, checked against the public trust root.
+  assert.equal(report.countersignedBy?.keyId, trustRoot.keys.find((k) => k.role === 'service')?.keyId);
+  // And an auditor sees it offline: custody verify with the org's trust root file.
+  const dir = await mkdtemp(join(tmpdir(), 'custody-archived-'));
+  try {
+    await writeFile(join(dir, 'archived.custody'), exported);
+    await writeFile(join(dir, 'org.json'), JSON.stringify(trustRoot));
+    const custody = fileURLToPath(new URL('../bin/custody.js', import.meta.url));
+    const printed = execFileSync(process.execPath, [custody, 'verify', join(dir, 'archived.custody'), '--trust', join(dir, 'org.json')], { encoding: 'utf8' });
+    assert.match(printed, /archived +countersigned by the service key [0-9a-f]{16}…/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   assert.equal(receipt.verdict, 'intact');
 
   assert.equal((await alice.post(`/v1/devices/${deviceId}/revoke`, { reason: 'laptop stolen' })).status, 200);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CAST_ENTRY, MAX_CAST_LINE_BYTES, serializeEvent } from './asciicast.ts';
 import { concatBytes, toBase64, utf8 } from './bytes.ts';
-import { keyIdOf, nobleSuite } from './crypto.ts';
-import { serializeEnvelope, signEnvelope } from './dsse.ts';
+import { keyIdOf, nobleSigner, nobleSuite } from './crypto.ts';
+import { countersignEnvelope, EnvelopeSchema, serializeEnvelope, signEnvelope } from './dsse.ts';
 import {
   DEVICE_CERT_ENTRY,
   MANIFEST_ENTRY,
@@ -570,5 +570,43 @@ describe('verifyEntries', () => {
     const report = verifyEntries(readZip(tampered), { trustRoot: TRUST_DEVICE });
     assert.notEqual(report.status, 'intact');
     assert.deepEqual(report, verifyBundle(tampered, { trustRoot: TRUST_DEVICE }));
+  });
+});
+
+describe("the service's countersignature over the manifest", () => {
+  const SERVICE_KEY = nobleSigner(new Uint8Array(32).fill(0x55));
+  const trust = trustRoot([{ key: DEVICE_KEY, role: 'device' }, { key: SERVICE_KEY, role: 'service' }], 'ops with service');
+  const countersigned = (signer: typeof SERVICE_KEY, damage = false): Uint8Array => {
+    const bundle = buildBundle().bytes;
+    const manifest = EnvelopeSchema.parse(JSON.parse(new TextDecoder().decode(entriesOf(bundle).get(MANIFEST_ENTRY))));
+    let cosigned = countersignEnvelope(nobleSuite, manifest, signer);
+    if (damage) {
+      const signatures = cosigned.signatures.map((s, i) => (i === 1 ? { ...s, sig: toBase64(new Uint8Array(64).fill(7)) } : s));
+      cosigned = { ...cosigned, signatures };
+    }
+    return withEntry(bundle, MANIFEST_ENTRY, serializeEnvelope(cosigned));
+  };
+
+  test('a valid one by a service key of the trust root is reported, the bundle stays intact', () => {
+    const report = verifyBundle(countersigned(SERVICE_KEY), { trustRoot: trust });
+    assert.equal(report.status, 'intact', describeReport(report));
+    assert.deepEqual(report.countersignedBy, { keyId: keyIdOf(nobleSuite, SERVICE_KEY.publicKey) });
+  });
+
+  test('a damaged one is a bad signature, named', () => {
+    const report = verifyBundle(countersigned(SERVICE_KEY, true), { trustRoot: trust });
+    assert.equal(report.status, 'bad-signature');
+    assert.match(findingsWith(report, 'bad-signature')[0]!.message, /service's countersignature .* is not valid/);
+    assert.equal(report.countersignedBy, undefined);
+  });
+
+  test('one by a key the trust root does not list is reported, not trusted; none at all is not wrong', () => {
+    const report = verifyBundle(countersigned(STRANGER_KEY), { trustRoot: trust });
+    assert.equal(report.status, 'intact');
+    assert.equal(report.countersignedBy, undefined);
+    assert.match(findingsWith(report, 'info').map((f) => f.message).join('\n'), /does not list as a service key/);
+    const plain = verifyBundle(buildBundle().bytes, { trustRoot: trust });
+    assert.equal(plain.status, 'intact');
+    assert.equal(plain.countersignedBy, undefined);
   });
 });

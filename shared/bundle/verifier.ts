@@ -82,6 +82,11 @@ export interface VerifyReport {
     readonly trustedVia?: 'device-key' | 'org-root';
     readonly orgKeyId?: string;
   };
+  /**
+   * The central service's countersignature over the manifest (added at ingest), checked against
+   * the trust root's `service` keys. Absent when the bundle carries none the trust root lists.
+   */
+  readonly countersignedBy?: { readonly keyId: string; readonly name?: string };
   readonly tree?: {
     readonly lines: number;
     readonly checkpoints: number;
@@ -528,6 +533,7 @@ export function verifyEntries(entries: Map<string, Uint8Array>, options: VerifyO
       field: 'predicate.sessionId',
     });
   }
+  const countersignedBy = checkCountersignature(suite, findings, manifest.opened, deviceKeyId, options.trustRoot);
   const subjects = new Map(manifest.body.subject.map((s) => [s.name, s.digest.sha256]));
   for (const [name, data] of entries) {
     if (name === MANIFEST_ENTRY || !KNOWN_ENTRIES.has(name)) continue;
@@ -618,5 +624,40 @@ export function verifyEntries(entries: Map<string, Uint8Array>, options: VerifyO
       ...(trust.orgKeyId === undefined ? {} : { orgKeyId: trust.orgKeyId }),
     },
     tree: { lines: recording.lines, checkpoints: checkpoints.length, verifiedSize: recording.verifiedSize, sealed: seal !== undefined },
+    ...(countersignedBy === undefined ? {} : { countersignedBy }),
   });
+}
+
+/**
+ * The manifest's signatures other than the device key's: a service key of the trust root must
+ * have made a valid one (a forged or damaged countersignature is a bad signature, named); one by
+ * a key the trust root does not list is reported, not trusted. A bundle without any is not
+ * wrong: it has not been through ingest.
+ */
+function checkCountersignature(
+  suite: CryptoSuite,
+  findings: Findings,
+  manifest: OpenedEnvelope,
+  deviceKeyId: string,
+  trustRoot: TrustRoot | undefined,
+): VerifyReport['countersignedBy'] {
+  const services = new Map((trustRoot?.keys ?? []).filter((k) => k.role === 'service').map((k) => [k.keyId, k]));
+  let countersigned: VerifyReport['countersignedBy'];
+  for (const signature of manifest.envelope.signatures) {
+    if (signature.keyid === deviceKeyId) continue;
+    const service = services.get(signature.keyid);
+    if (service === undefined) {
+      findings.add('info', `${MANIFEST_ENTRY} is countersigned by key ${signature.keyid.slice(0, 16)}…, which the trust root does not list as a service key`, {
+        entry: MANIFEST_ENTRY,
+      });
+      continue;
+    }
+    const publicKey = fromBase64(service.publicKey);
+    if (publicKey !== undefined && verifyEnvelope(suite, manifest, publicKey)) {
+      countersigned = { keyId: service.keyId, ...(service.name === undefined ? {} : { name: service.name }) };
+    } else {
+      findings.add('bad-signature', `${MANIFEST_ENTRY}: the service's countersignature (key ${signature.keyid.slice(0, 16)}…) is not valid`, { entry: MANIFEST_ENTRY });
+    }
+  }
+  return countersigned;
 }
