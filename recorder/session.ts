@@ -11,6 +11,7 @@
  * once both have caught up.
  */
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as pty from 'node-pty';
 import {
@@ -39,7 +40,7 @@ import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
 import { createRing, RingWriter, type RingRecordKind } from './record-path/ring.ts';
 import { createSpool, type SpoolMeta } from './spool.ts';
-import { holdPtyMaster, inputMode } from './termios/index.ts';
+import { holdPtyMaster, holdPtySlave, inputMode } from './termios/index.ts';
 import { MasterWriter } from './termios/master-writer.ts';
 
 /** Unacknowledged display bytes before the pty is paused (xterm.js-style watermarks). */
@@ -112,6 +113,8 @@ export class RecordedSession {
    * no write is in flight. Undefined where there is none (Windows): node-pty's write then.
    */
   #master: MasterWriter | undefined;
+  /** Our fd of the pty's slave side, so that the program's last output is read (termios/ `holdPtySlave`). */
+  #slave: number | undefined;
   #hiddenRun = false;
   #posted = 0;
   #checkpointed = 0;
@@ -246,8 +249,11 @@ export class RecordedSession {
     }
     const held = holdPtyMaster(this.#pty);
     this.#master = held === undefined ? undefined : new MasterWriter(held);
+    this.#slave = holdPtySlave(this.#pty);
     this.#pty.onData((data) => this.#onOutput(data as unknown as Buffer));
     this.#pty.onExit(({ exitCode, signal }) => {
+      // node-pty reports the exit once its read has ended: the output is all in; let the pty go.
+      this.#releaseSlave();
       this.#exit = { exitCode, signal: signal ?? null };
       setTimeout(() => this.#end(), EXIT_GRACE_MS);
     });
@@ -381,6 +387,7 @@ export class RecordedSession {
       // No key is judged or written after this: let the pty go (its fd and /dev/pts numbers
       // with it) once a write in flight has returned.
       void this.#master?.close();
+      this.#releaseSlave();
       const exit = this.#exit ?? { exitCode: 1, signal: null };
       // asciicast v3: the exit event carries the status; a signal is reported shell-style (128 + n).
       this.#exitStatus = exit.signal !== null && exit.signal !== 0 ? 128 + exit.signal : exit.exitCode;
@@ -391,6 +398,16 @@ export class RecordedSession {
     status.setInt32(0, this.#exitStatus, true);
     this.#record('end', new Uint8Array(status.buffer), performance.now());
     this.#drainSoon();
+  }
+
+  #releaseSlave(): void {
+    if (this.#slave === undefined) return;
+    try {
+      closeSync(this.#slave);
+    } catch {
+      // already closed
+    }
+    this.#slave = undefined;
   }
 
   #kill(): void {

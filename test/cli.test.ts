@@ -100,9 +100,6 @@ describe('custody CLI', () => {
     `printf 'h\\303\\251llo \\342\\234\\223 \\346\\227\\245\\346\\234\\254\\n'`, // "héllo ✓ 日本", spelled in octal so the shell's locale does not matter
     `for i in 1 2 3; do printf 'line %s\\n' "$i"; done`,
     `printf '\\033[32mgreen\\033[0m done\\n'`,
-    // A moment before exiting: node-pty can lose the last output at the hang-up (node-pty#85,
-    // docs/architecture.md "Known issues"); this test is about the export, not that defect.
-    'sleep 0.3',
   ].join('; ');
 
   before(async () => {

@@ -13,7 +13,7 @@
  * zle), ssh and full-screen programs put the pty in raw mode, echo off
  * included, and echo keys themselves. `inputMode` tells the two apart.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 export type EchoState = 'on' | 'off' | 'unknown';
@@ -119,5 +119,26 @@ export function releasePtyMaster(fd: number): void {
     closeSync(fd);
   } catch {
     // Already closed: nothing held.
+  }
+}
+
+/**
+ * An fd of the pty's slave side held by the recorder until node-pty reports the exit, or
+ * undefined where it cannot be opened (Windows, no `ptsName`).
+ *
+ * On Linux, when the program exits and the last slave fd closes, the master read ends at the
+ * hang-up while the pty may still hold the program's last output (microsoft/node-pty#85): that
+ * tail would be missing from the display and the recording. With a slave fd of ours open there is
+ * no hang-up; node-pty reads on until it ends the read itself (200 ms after the exit, its
+ * DESTROY_SOCKET_TIMEOUT_MS), and then reports the exit. O_NOCTTY: the recorder never takes the
+ * pty as its controlling terminal.
+ */
+export function holdPtySlave(pty: object): number | undefined {
+  const name = (pty as { ptsName?: unknown }).ptsName;
+  if (typeof name !== 'string' || name.length === 0 || process.platform === 'win32') return undefined;
+  try {
+    return openSync(name, constants.O_RDWR | constants.O_NOCTTY);
+  } catch {
+    return undefined;
   }
 }
