@@ -70,7 +70,7 @@ const layers = [
     imports: [
       nodeBuiltins('shared/ runs in Node and in the browser: no Node builtins. Take bytes and values as arguments, or use a pure package (fflate, @noble/*).'),
       electronModule,
-      ourFolders(['recorder', 'electron', 'server', 'renderer', 'cli', 'bench', 'test'], 'shared/ imports nothing of ours outside shared/ (ARCHITECTURE.md); everything else imports shared/.'),
+      ourFolders(['recorder', 'electron', 'server', 'renderer', 'cli', 'bench', 'test', 'node-adapters'], 'shared/ imports nothing of ours outside shared/ (ARCHITECTURE.md); everything else imports shared/.'),
     ],
     globals: [...NODE_GLOBALS, ...DOM_GLOBALS].map((name) => ({
       name,
@@ -82,7 +82,7 @@ const layers = [
     imports: [
       nodeBuiltins('renderer/ is the sandboxed browser UI: no Node. Ask main through the `window.custody` bridge (contract in shared/).'),
       electronModule,
-      ourFolders(['recorder', 'server', 'electron', 'cli'], 'renderer/ imports only shared/; it reaches main through the `window.custody` bridge.'),
+      ourFolders(['recorder', 'server', 'electron', 'cli', 'node-adapters'], 'renderer/ imports only shared/; it reaches main through the `window.custody` bridge.'),
     ],
     globals: NODE_GLOBALS.map((name) => ({
       name,
@@ -90,10 +90,18 @@ const layers = [
     })),
   },
   {
+    files: ['node-adapters/**'],
+    imports: [
+      electronModule,
+      ourFolders(['recorder', 'electron', 'server', 'renderer', 'cli'], 'node-adapters/ implements shared/ ports on Node builtins and imports only shared/.'),
+    ],
+    globals: [],
+  },
+  {
     files: ['recorder/**'],
     imports: [
       electronModule,
-      ourFolders(['renderer', 'electron', 'server', 'cli'], 'recorder/ is its own process and imports only shared/ (ARCHITECTURE.md).'),
+      ourFolders(['renderer', 'electron', 'server', 'cli'], 'recorder/ is its own process and imports only shared/ and node-adapters/ (ARCHITECTURE.md).'),
     ],
     globals: [],
   },
@@ -109,7 +117,7 @@ const layers = [
     files: ['server/**'],
     imports: [
       electronModule,
-      ourFolders(['renderer', 'electron', 'recorder', 'cli'], 'server/ is a separate deployable and imports only shared/ (ARCHITECTURE.md).'),
+      ourFolders(['renderer', 'electron', 'recorder', 'cli'], 'server/ is a separate deployable and imports only shared/ and node-adapters/ (ARCHITECTURE.md).'),
     ],
     globals: [],
   },

@@ -11,7 +11,8 @@ import { copyFile, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { IngestResultSchema } from '../shared/api/ingest.ts';
 import { verifyBundle } from '../shared/bundle/verifier.ts';
-import { serviceSuite, serviceZipCodec } from '../server/ingest/node-codecs.ts';
+import { nodeSuite } from '../node-adapters/crypto.ts';
+import { nodeZipCodec } from '../node-adapters/zip.ts';
 import { buildBundle } from '../shared/bundle/test-support.ts';
 import { trustRootOf } from '../server/keys/service-keys.ts';
 import { TusClient } from '../server/ingest/tus.test-support.ts';
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     for (const file of files) {
       const bytes = await readFile(file.path);
       const start = performance.now();
-      const verdict = verifyBundle(bytes, { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec });
+      const verdict = verifyBundle(bytes, { trustRoot, suite: nodeSuite, zipCodec: nodeZipCodec });
       verifyMs += performance.now() - start;
       if (verdict.status !== 'intact') throw new Error(`${file.sessionId}: ${verdict.summary}`);
     }

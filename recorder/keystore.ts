@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import { fromBase64, keyIdOf, toBase64, type Ed25519Signer } from '../shared/bundle/index.ts';
 import type { RedactionKey } from '../shared/redaction/fingerprint.ts';
-import { newSeed, nodeSuite, signerFromSeed } from './node-crypto.ts';
+import { newSeed, nodeSuite, signerFromSeed } from '../node-adapters/crypto.ts';
 
 export interface DeviceKey extends Ed25519Signer {
   readonly keyId: string;

@@ -31,7 +31,7 @@ import {
   type Statement,
 } from '../shared/bundle/index.ts';
 import { parseMarker, type Marker } from '../shared/redaction/markers.ts';
-import { nodeSuite } from './node-crypto.ts';
+import { nodeSuite } from '../node-adapters/crypto.ts';
 import { SPOOL_FILES, type SpoolMeta } from './spool.ts';
 
 /** Zip timestamps are fixed so that a bundle's bytes depend only on its contents. */

@@ -35,7 +35,7 @@ import {
 import type { RedactionKey } from '../shared/redaction/fingerprint.ts';
 import { policyVersionString } from '../shared/redaction/policy.ts';
 import { policyRules } from './redaction.ts';
-import { nodeSuite } from './node-crypto.ts';
+import { nodeSuite } from '../node-adapters/crypto.ts';
 import type { OpenCall, RecorderEvent } from './protocol.ts';
 import type { FromRecordWorker, RecordWorkerData } from './record-path/messages.ts';
 import { createRing, RingWriter, type RingRecordKind } from './record-path/ring.ts';

@@ -62,6 +62,14 @@ describe('eslint layering (ARCHITECTURE.md, Layout)', () => {
     assert.equal(findings.length, 1, findings.join('\n'));
   });
 
+  test('node-adapters/ may import shared/ but not recorder/; recorder/ and server/ may import node-adapters/', async () => {
+    const findings = await layeringFindings('node-adapters/x.ts', "import '../shared/bundle/index.ts';\nimport '../recorder/x.ts';\n");
+    assert.equal(findings.length, 1, findings.join('\n'));
+    assert.match(findings[0] ?? '', /recorder/);
+    assert.deepEqual(await layeringFindings('recorder/x.ts', "import '../node-adapters/crypto.ts';\n"), []);
+    assert.deepEqual(await layeringFindings('server/x.ts', "import '../node-adapters/zip.ts';\n"), []);
+  });
+
   test('electron/main/ may import electron, but not server/', async () => {
     const findings = await layeringFindings('electron/main/x.ts', "import 'electron';\nimport '../../server/x.ts';\n");
     assert.equal(findings.length, 1, findings.join('\n'));

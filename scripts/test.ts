@@ -48,7 +48,7 @@ interface TestRunner {
 
 const nodeTestRunner: TestRunner = {
   name: 'node:test',
-  roots: ['shared', 'recorder', 'server', 'cli', 'scripts', 'test'],
+  roots: ['shared', 'node-adapters', 'recorder', 'server', 'cli', 'scripts', 'test'],
   isTestFile: (relativePath) => relativePath.endsWith('.test.ts'),
   async run(files) {
     // One file per run: two `npm test` runs at once (two engineers on one machine) must not

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ephemeralSigner, nodeSuite, signerFromSeed } from '../recorder/node-crypto.ts';
+import { ephemeralSigner, nodeSuite, signerFromSeed } from '../node-adapters/crypto.ts';
 import {
   CAST_ENTRY,
   MANIFEST_ENTRY,

@@ -32,7 +32,7 @@ import {
 } from '../../shared/bundle/index.ts';
 import { hiddenInputMarker } from '../../shared/redaction/markers.ts';
 import { HIDDEN_INPUT_COUNT } from '../../shared/redaction/policy.ts';
-import { nodeSuite } from '../node-crypto.ts';
+import { nodeSuite } from '../../node-adapters/crypto.ts';
 import type { RedactedPiece, Redactor } from '../../shared/redaction/redactor.ts';
 import { sessionRedactor } from '../redaction.ts';
 import { AppendLog, SPOOL_FILES, type SpoolWriteError } from '../spool.ts';

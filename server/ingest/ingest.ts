@@ -31,7 +31,8 @@ import { ObjectExistsError, type BlobStore } from '../blobs/blob-store.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { ServiceKeys } from '../keys/service-keys.ts';
 import { findLiveSession, heldCheckpoints } from './live-checkpoints.ts';
-import { deferredVerifySuite, serviceSuite, serviceZipCodec } from './node-codecs.ts';
+import { deferredVerifySuite, nodeSuite } from '../../node-adapters/crypto.ts';
+import { nodeZipCodec } from '../../node-adapters/zip.ts';
 import { replaceZipEntry } from './zip-splice.ts';
 import type { DeviceStanding, TrustSource } from './trust.ts';
 
@@ -168,10 +169,10 @@ export async function ingestBundle(deps: IngestDeps, upload: UploadedBundle, aud
   // One read of the zip and one parse of the recording serve verification, the checks below,
   // the splice and the search index: the verifier hands each event it parses to the collector.
   const zipLimits = { maxTotalBytes: deps.maxInflatedBytes, maxEntryBytes: deps.maxInflatedBytes };
-  const verifyOptions = { trustRoot, suite: serviceSuite, zipCodec: serviceZipCodec, zipLimits };
+  const verifyOptions = { trustRoot, suite: nodeSuite, zipCodec: nodeZipCodec, zipLimits };
   let entries: Map<string, Uint8Array>;
   try {
-    entries = readZip(bytes, zipLimits, serviceZipCodec);
+    entries = readZip(bytes, zipLimits, nodeZipCodec);
   } catch {
     // Not a zip the service reads: the verifier's report says why.
     const unread = verifyBundle(bytes, verifyOptions);

@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBase64, toBase64 } from '../../shared/bundle/bytes.ts';
-import { keyIdOf, nobleSigner, nobleSuite, type Ed25519Signer } from '../../shared/bundle/crypto.ts';
+import { keyIdOf, type Ed25519Signer } from '../../shared/bundle/crypto.ts';
+import { nodeSuite, signerFromSeed } from '../../node-adapters/crypto.ts';
 import type { TrustRoot } from '../../shared/bundle/manifest.ts';
 
 export interface ServiceKey extends Ed25519Signer {
@@ -41,8 +42,8 @@ async function loadOrCreate(dir: string, name: string): Promise<ServiceKey> {
     }
     secret = await read(file);
   }
-  const signer = nobleSigner(secret);
-  return { ...signer, keyId: keyIdOf(nobleSuite, signer.publicKey) };
+  const signer = signerFromSeed(secret);
+  return { ...signer, keyId: keyIdOf(nodeSuite, signer.publicKey) };
 }
 
 async function read(file: string): Promise<Uint8Array> {

@@ -2,7 +2,7 @@
  * The two primitives the format needs, behind one small interface so that
  * the same pure code runs everywhere: the default suite is @noble (pure JS,
  * Node and browser); Node callers pass the node:crypto suite from
- * `recorder/node-crypto.ts`, which hashes several times faster.
+ * `node-adapters/crypto.ts`, which hashes several times faster.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ed25519 } from '@noble/curves/ed25519.js';

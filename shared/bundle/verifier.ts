@@ -100,7 +100,7 @@ export interface VerifyOptions {
   readonly trustRoot?: TrustRoot;
   readonly suite?: CryptoSuite;
   readonly zipLimits?: Partial<ZipLimits>;
-  /** Native inflate and CRC-32 where the platform has them (Node: recorder/node-zip.ts). */
+  /** Native inflate and CRC-32 where the platform has them (Node: node-adapters/zip.ts). */
   readonly zipCodec?: ZipCodec;
   /**
    * Called with each event as the verifier parses it (the seal's range, in order), so that a

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { utf8 } from '../../shared/bundle/bytes.ts';
-import { SESSION_KEY, STRANGER_KEY } from '../../shared/bundle/test-support.ts';
-import { deferredVerifySuite, serviceSuite } from './node-codecs.ts';
+import { utf8 } from '../shared/bundle/bytes.ts';
+import { SESSION_KEY, STRANGER_KEY } from '../shared/bundle/test-support.ts';
+import { deferredVerifySuite, nodeSuite } from './crypto.ts';
 
 test('deferredVerifySuite: answers valid at once, and allValid says whether every signature really was', async () => {
   const message = utf8('custody checkpoint\n');
@@ -15,9 +15,9 @@ test('deferredVerifySuite: answers valid at once, and allValid says whether ever
   assert.equal(forged.suite.ed25519Verify(SESSION_KEY.publicKey, message, good), true);
   assert.equal(forged.suite.ed25519Verify(SESSION_KEY.publicKey, message, STRANGER_KEY.sign(message)), true);
   assert.equal(await forged.allValid(), false);
-  assert.equal(serviceSuite.ed25519Verify(SESSION_KEY.publicKey, message, STRANGER_KEY.sign(message)), false);
+  assert.equal(nodeSuite.ed25519Verify(SESSION_KEY.publicKey, message, STRANGER_KEY.sign(message)), false);
 
-  // Malformed input is refused at once, as serviceSuite does.
+  // Malformed input is refused at once, as nodeSuite does.
   const short = deferredVerifySuite();
   assert.equal(short.suite.ed25519Verify(SESSION_KEY.publicKey.subarray(0, 31), message, good), false);
   assert.equal(await short.allValid(), true);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FormatError, readZip, writeZip } from '../shared/bundle/index.ts';
-import { nodeZipCodec } from './node-zip.ts';
+import { nodeZipCodec } from './zip.ts';
 
 const CENTRAL_SIGNATURE = 0x02014b50;
 
